@@ -1,0 +1,34 @@
+import { test as base, expect } from '@playwright/test';
+import { EventsPage } from './EventsPage';
+import { LoginPage } from './LoginPage';
+import { Shell } from './Shell';
+
+type Pages = {
+  loginPage: LoginPage;
+  shell: Shell;
+  eventsPage: EventsPage;
+};
+
+/**
+ * The suite's `test`: page objects as fixtures, and every test fails when the page threw an
+ * uncaught error (a panic in the WASM, a failed hydration).
+ */
+export const test = base.extend<Pages>({
+  page: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(`${err.name}: ${err.message}`));
+    await use(page);
+    expect(errors, 'uncaught errors in the page').toEqual([]);
+  },
+  loginPage: async ({ page }, use) => {
+    await use(new LoginPage(page));
+  },
+  shell: async ({ page }, use) => {
+    await use(new Shell(page));
+  },
+  eventsPage: async ({ page }, use) => {
+    await use(new EventsPage(page));
+  },
+});
+
+export { expect };

@@ -1,0 +1,83 @@
+import { expect, test } from '../pages/fixtures';
+import { NAV_LINKS } from '../pages/Shell';
+
+test.describe('events explorer', () => {
+  test.beforeEach(async ({ loginPage, shell, eventsPage }) => {
+    await loginPage.loginAsOperator();
+    await shell.open('Events');
+    await eventsPage.expectLoaded();
+  });
+
+  test('the shell nav shows the seven tabs and Events', async ({ shell }) => {
+    await shell.expectVisible();
+    for (const name of NAV_LINKS) {
+      await expect(shell.navLink(name)).toBeVisible();
+    }
+  });
+
+  test('the table lists events and the filter form offers every type', async ({ eventsPage }) => {
+    await expect(eventsPage.table).toBeVisible();
+    await expect(eventsPage.rows.first()).toBeVisible();
+    expect(await eventsPage.rows.count()).toBeGreaterThan(1);
+
+    const options = await eventsPage.eventTypeOptions();
+    expect(options[0]).toEqual({ value: '', label: 'All types' });
+    expect(options).toHaveLength(16);
+    expect(options.map((o) => o.value)).toContain('INCIDENT_CREATED');
+
+    await expect(eventsPage.tenant).toBeVisible();
+    await expect(eventsPage.from).toBeVisible();
+    await expect(eventsPage.to).toBeVisible();
+    await expect(eventsPage.reset).toBeVisible();
+
+    // Each row keeps its metadata behind a <details> disclosure (ARIA role "group").
+    const details = eventsPage.rows.first().getByRole('group');
+    await expect(details).toBeVisible();
+    await expect(details).toContainText('metadata');
+  });
+
+  test('filtering by event type shows only that type', async ({ page, eventsPage }) => {
+    await eventsPage.filterByType('INCIDENT_CREATED');
+    await expect(page).toHaveURL(/[?&]event_type=INCIDENT_CREATED(&|$)/);
+    await expect
+      .poll(async () => {
+        const types = await eventsPage.visibleTypes();
+        return types.length > 0 && types.every((t) => t === 'INCIDENT_CREATED');
+      })
+      .toBe(true);
+    await expect(eventsPage.eventType).toHaveValue('INCIDENT_CREATED');
+
+    await eventsPage.reset.click();
+    await expect(page).not.toHaveURL(/event_type=/);
+    await expect(eventsPage.eventType).toHaveValue('');
+    await expect(eventsPage.rows.first()).toBeVisible();
+  });
+
+  test('"Older events" pages forward with a cursor and "Newest" comes back', async ({
+    page,
+    eventsPage,
+  }) => {
+    await expect(page).not.toHaveURL(/cursor=/);
+    const newestFirstRow = await eventsPage.firstRowText();
+
+    await eventsPage.olderEvents.click();
+    await expect(page).toHaveURL(/[?&]cursor=/);
+    await expect(eventsPage.rows.first()).toBeVisible();
+    await expect(eventsPage.rows.first()).not.toHaveText(newestFirstRow);
+
+    await eventsPage.newest.click();
+    await expect(page).not.toHaveURL(/cursor=/);
+    await expect(eventsPage.rows.first()).toHaveText(newestFirstRow);
+  });
+
+  test('the chart draws on a canvas', async ({ eventsPage }) => {
+    await expect(eventsPage.chart).toBeVisible();
+    await expect(eventsPage.chartCanvas).toBeVisible();
+    await expect
+      .poll(async () => {
+        const px = await eventsPage.chartPixels();
+        return px.painted > 0 && px.colours >= 2;
+      }, { message: 'the chart canvas stays blank' })
+      .toBe(true);
+  });
+});

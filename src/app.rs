@@ -1,0 +1,164 @@
+//! The HTML shell, the routes, and the navigation that frames every page.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes, A};
+use leptos_router::hooks::use_location;
+use leptos_router::path;
+
+use crate::components::async_view::async_view;
+use crate::pages::events::EventsPage;
+use crate::pages::login::LoginPage;
+use crate::pages::not_built::NotBuilt;
+use crate::pages::not_found::NotFound;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// One tab of the console: the page and the founder question it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tab {
+    pub path: &'static str,
+    pub name: &'static str,
+    pub question: &'static str,
+}
+
+/// The seven founder questions of PIN-105, in the spec's order, then the raw stream.
+pub const TABS: [Tab; 8] = [
+    Tab {
+        path: "/",
+        name: "System Pulse",
+        question: "Is my business healthy right now?",
+    },
+    Tab {
+        path: "/customers",
+        name: "Customer Intelligence",
+        question: "Who is this customer and are they slipping?",
+    },
+    Tab {
+        path: "/incidents",
+        name: "Incident Intelligence",
+        question: "What is breaking and is it systemic?",
+    },
+    Tab {
+        path: "/stickiness",
+        name: "Product Stickiness",
+        question: "Which feature actually keeps users?",
+    },
+    Tab {
+        path: "/revenue",
+        name: "Revenue & Risk",
+        question: "Am I making money safely?",
+    },
+    Tab {
+        path: "/infra",
+        name: "Infra & Limits",
+        question: "What breaks first if I grow?",
+    },
+    Tab {
+        path: "/replay",
+        name: "Replay Lab",
+        question: "Can I reproduce and fix anything?",
+    },
+    Tab {
+        path: "/events",
+        name: "Events",
+        question: "What exactly happened, in order?",
+    },
+];
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ops-console.css" />
+        <Title formatter=|page: String| format!("{page} · Ops Console") />
+        <Router>
+            <Routes fallback=|| view! { <NotFound /> }>
+                <Route path=path!("/login") view=LoginPage />
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=|| view! { <NotBuilt tab=TABS[0] /> } />
+                    <Route path=path!("customers") view=|| view! { <NotBuilt tab=TABS[1] /> } />
+                    <Route path=path!("incidents") view=|| view! { <NotBuilt tab=TABS[2] /> } />
+                    <Route path=path!("stickiness") view=|| view! { <NotBuilt tab=TABS[3] /> } />
+                    <Route path=path!("revenue") view=|| view! { <NotBuilt tab=TABS[4] /> } />
+                    <Route path=path!("infra") view=|| view! { <NotBuilt tab=TABS[5] /> } />
+                    <Route path=path!("replay") view=|| view! { <NotBuilt tab=TABS[6] /> } />
+                    <Route path=path!("events") view=EventsPage />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// The frame of every signed-in page: the navigation, who is signed in, and the page itself.
+#[component]
+fn Shell() -> impl IntoView {
+    let location = use_location();
+    let operator = Resource::new(|| (), |_| current_operator());
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <div class="layout">
+            <header class="topbar">
+                <a class="brand" href="/">"Ops Console"</a>
+                <div class="who">
+                    {async_view(
+                        move || async move { operator.await },
+                        |op| view! { <span class="operator">{op.email}</span> },
+                    )}
+                    <form method="post" action="/logout">
+                        <button type="submit" class="button subtle">"Log out"</button>
+                    </form>
+                </div>
+            </header>
+            <nav aria-label="Main" class="sidenav">
+                <ul>
+                    {TABS
+                        .iter()
+                        .map(|tab| {
+                            let path = tab.path;
+                            let current = move || {
+                                let here = location.pathname.get();
+                                let on = if path == "/" { here == "/" } else { here.starts_with(path) };
+                                on.then_some("page")
+                            };
+                            view! {
+                                <li>
+                                    <A href=path attr:aria-current=current attr:title=tab.question>
+                                        <span class="tab-name">{tab.name}</span>
+                                        <span class="tab-question">{tab.question}</span>
+                                    </A>
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            </nav>
+            <main id="main" class="content">
+                <Outlet />
+            </main>
+        </div>
+    }
+}
+
+/// Who is signed in.
+#[server(prefix = "/api/rpc")]
+pub async fn current_operator() -> Result<crate::model::auth::Operator, ServerFnError> {
+    crate::server::session::require_operator().await
+}

@@ -1,0 +1,163 @@
+//! Charts. ECharts (through charming) draws them in the browser; its script is served from
+//! our own `/vendor/` and loaded only when a page that has a chart is shown.
+
+use leptos::prelude::*;
+
+use crate::model::events::EventHistogram;
+
+/// A stacked bar chart of events per bucket and type. The `div` it draws into lives outside
+/// any `Suspense`, so hydration never replaces it under the chart.
+#[component]
+pub fn HistogramChart(
+    id: &'static str,
+    histogram: Resource<Result<EventHistogram, ServerFnError>>,
+) -> impl IntoView {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(Ok(data)) = histogram.get() {
+            leptos::task::spawn_local(async move {
+                if let Err(e) = draw::histogram(id, &data).await {
+                    leptos::logging::error!("chart {id}: {e}");
+                }
+            });
+        }
+    });
+    let caption = move || match histogram.get() {
+        None => "Loading…".to_owned(),
+        Some(Err(_)) => "The volume chart is unavailable.".to_owned(),
+        Some(Ok(h)) if h.total() == 0 => "No events in this window.".to_owned(),
+        Some(Ok(h)) => format!(
+            "{} events per {} by type, {} to {} UTC.",
+            h.total(),
+            h.bucket,
+            h.from.format("%b %d %H:%M"),
+            h.to.format("%b %d %H:%M")
+        ),
+    };
+    view! {
+        <div
+            id=id
+            class="chart"
+            data-testid=id
+            role="img"
+            aria-label=caption
+        ></div>
+        <p class="chart-caption muted">{caption}</p>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod draw {
+    use charming::component::{Axis, Grid, Legend};
+    use charming::element::{AxisType, Tooltip, Trigger};
+    use charming::series::Bar;
+    use charming::{Chart, WasmRenderer};
+    use wasm_bindgen::{JsCast, JsValue};
+
+    use crate::model::events::EventHistogram;
+
+    const ECHARTS_SRC: &str = "/vendor/echarts.min.js";
+
+    fn echarts_global() -> Option<JsValue> {
+        let window = web_sys::window()?;
+        js_sys::Reflect::get(&window, &JsValue::from_str("echarts"))
+            .ok()
+            .filter(|v| !v.is_undefined())
+    }
+
+    /// Loads ECharts once per page view; later calls find the global and return at once.
+    pub async fn ensure_echarts() -> Result<(), String> {
+        if echarts_global().is_some() {
+            return Ok(());
+        }
+        let document = web_sys::window()
+            .and_then(|w| w.document())
+            .ok_or("no document")?;
+        let script = match document.get_element_by_id("echarts-lib") {
+            Some(existing) => existing,
+            None => {
+                let script = document
+                    .create_element("script")
+                    .map_err(|_| "cannot create a script element")?;
+                script.set_id("echarts-lib");
+                script
+                    .set_attribute("src", ECHARTS_SRC)
+                    .map_err(|_| "cannot set the script source")?;
+                let head = document.head().ok_or("no head")?;
+                head.append_child(&script)
+                    .map_err(|_| "cannot add the script")?;
+                script
+            }
+        };
+        let loaded = js_sys::Promise::new(&mut |resolve, reject| {
+            let _ = script.add_event_listener_with_callback("load", &resolve);
+            let _ = script.add_event_listener_with_callback("error", &reject);
+        });
+        if echarts_global().is_some() {
+            return Ok(());
+        }
+        wasm_bindgen_futures::JsFuture::from(loaded)
+            .await
+            .map(|_| ())
+            .map_err(|_| format!("could not load {ECHARTS_SRC}"))
+    }
+
+    /// Drops a chart drawn earlier into the same element, so a new filter redraws cleanly.
+    fn dispose(id: &str) {
+        let Some(echarts) = echarts_global() else {
+            return;
+        };
+        let Some(element) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+        else {
+            return;
+        };
+        if let Ok(f) = js_sys::Reflect::get(&echarts, &JsValue::from_str("dispose")) {
+            if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+                let _ = f.call1(&echarts, &element);
+            }
+        }
+    }
+
+    pub async fn histogram(id: &'static str, data: &EventHistogram) -> Result<(), String> {
+        ensure_echarts().await?;
+        dispose(id);
+        if data.total() == 0 {
+            return Ok(());
+        }
+        let format = if data.bucket == "hour" {
+            "%d %H:00"
+        } else {
+            "%b %d"
+        };
+        let labels: Vec<String> = data
+            .buckets
+            .iter()
+            .map(|b| b.format(format).to_string())
+            .collect();
+        let mut chart = Chart::new()
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new().top(0))
+            .grid(Grid::new().left(48).right(16).top(64).bottom(28))
+            .x_axis(Axis::new().type_(AxisType::Category).data(labels))
+            .y_axis(Axis::new().type_(AxisType::Value));
+        for series in &data.series {
+            chart = chart.series(
+                Bar::new()
+                    .name(series.event_type.as_str())
+                    .stack("events")
+                    .data(series.counts.clone()),
+            );
+        }
+        let width = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .map(|e| e.client_width().max(320) as u32)
+            .unwrap_or(800);
+        WasmRenderer::new(width, 320)
+            .render(id, &chart)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+}

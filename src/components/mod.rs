@@ -1,0 +1,4 @@
+//! Pieces shared by the pages.
+
+pub mod async_view;
+pub mod chart;

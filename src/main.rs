@@ -1,0 +1,145 @@
+//! The `ops-console` binary: the server and its operator commands.
+
+#[cfg(feature = "ssr")]
+mod cli {
+    use std::io::Read;
+    use std::process::ExitCode;
+    use std::time::Duration;
+
+    use clap::{Parser, Subcommand};
+    use leptos::config::get_configuration;
+    use ops_console::server::{auth, config::Config, db, demo, http};
+
+    #[derive(Parser)]
+    #[command(
+        name = "ops-console",
+        version,
+        about = "Ops Console: the founder's view of the business, from its event stream"
+    )]
+    struct Cli {
+        #[command(subcommand)]
+        command: Option<Command>,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Run the server (the default).
+        Serve,
+        /// Apply the database migrations and exit.
+        Migrate,
+        /// Create an operator login, or set a new password for an existing one. The password
+        /// is read from standard input (one line), never from the command line.
+        CreateOperator {
+            #[arg(long)]
+            email: String,
+        },
+        /// Load the deterministic 30-day demo world ending now (once: a second run changes
+        /// nothing and says so).
+        Demo {
+            /// Replace the loaded demo world with a fresh one ending now.
+            #[arg(long)]
+            replace: bool,
+            #[arg(long, default_value_t = ops_demo::DEFAULT_SEED)]
+            seed: u64,
+        },
+    }
+
+    fn init_logging() {
+        use tracing_subscriber::EnvFilter;
+        let filter = EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
+        if std::env::var("OPS_LOG_FORMAT").is_ok_and(|f| f == "json") {
+            builder.json().init();
+        } else {
+            builder.init();
+        }
+    }
+
+    pub async fn main() -> ExitCode {
+        let _ = dotenvy::dotenv();
+        init_logging();
+        let cli = Cli::parse();
+        match run(cli.command.unwrap_or(Command::Serve)).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    async fn run(command: Command) -> Result<(), String> {
+        let config = Config::from_env()?;
+        let pool = db::pool(&config.database_url).map_err(|e| format!("bad DATABASE_URL: {e}"))?;
+        db::migrate(&pool, Duration::from_secs(30))
+            .await
+            .map_err(|e| format!("migrations failed: {e}"))?;
+        match command {
+            Command::Migrate => {
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::CreateOperator { email } => {
+                let mut password = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut password)
+                    .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+                let password = password.lines().next().unwrap_or("").to_owned();
+                if password.chars().count() < 12 {
+                    return Err("the password must be at least 12 characters".into());
+                }
+                auth::upsert_operator(&pool, &email, &password)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!("operator {email} can now sign in");
+                Ok(())
+            }
+            Command::Demo { replace, seed } => {
+                let outcome = demo::load(&pool, seed, replace, chrono::Utc::now(), true)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match outcome {
+                    demo::DemoOutcome::AlreadyLoaded { ends_at, events } => println!(
+                        "demo world (seed {seed}) is already loaded: {events} events ending {ends_at}; nothing changed (use --replace for a fresh one ending now)"
+                    ),
+                    demo::DemoOutcome::Loaded { ends_at, events, tenants, replaced } => println!(
+                        "demo world (seed {seed}) {}: {events} events, {tenants} tenants, ending {ends_at}",
+                        if replaced { "replaced" } else { "loaded" }
+                    ),
+                }
+                Ok(())
+            }
+            Command::Serve => {
+                if let Some((email, password)) = &config.admin {
+                    auth::upsert_operator(&pool, email, password)
+                        .await
+                        .map_err(|e| format!("cannot create the operator {email}: {e}"))?;
+                    tracing::info!(email, "operator login ready");
+                }
+                let leptos = get_configuration(None).map_err(|e| e.to_string())?;
+                let options = leptos.leptos_options;
+                let addr = options.site_addr;
+                let app = http::router(pool, config, options);
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                tracing::info!("listening on http://{addr}");
+                http::serve(listener, app).await.map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    cli::main().await
+}
+
+#[cfg(not(feature = "ssr"))]
+fn main() {
+    // The browser side starts through `hydrate()` in lib.rs; this binary needs `ssr`.
+}

@@ -1,0 +1,7 @@
+//! Types shared by the server and the browser: the event vocabulary and each page's query and
+//! result types. Nothing here touches the database or the clock.
+
+pub mod auth;
+pub mod events;
+
+pub use ops_events::{Event, EventType, PLATFORM_TENANT};

@@ -1,0 +1,271 @@
+//! The HTTP API of `CONTRACT.md`: ingestion, the read endpoints, health, and the OpenAPI
+//! document generated from these handlers' own types.
+
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use utoipa::OpenApi;
+
+use super::error::ApiError;
+use super::ingest::{self, DecodeError, FieldError, Framing, IngestOutcome};
+use super::state::AppState;
+use super::{auth, events_query};
+use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::model::{Event, EventType};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/ops/events", post(ingest_events).get(list_events))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
+    paths(ingest_events, list_events, healthz, readyz),
+    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI 3 document of this API.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi_document())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ErrorBody {
+    error: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ValidationErrors {
+    errors: Vec<FieldError>,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "the process is up")))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The database answers.
+#[utoipa::path(get, path = "/readyz", responses(
+    (status = 200, description = "the database answers"),
+    (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn readyz(State(state): State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(&state.pool).await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => ApiError::Unavailable(e).into_response(),
+    }
+}
+
+/// Store events: one object, a JSON array, or NDJSON. All or nothing; idempotent on `event_id`.
+#[utoipa::path(post, path = "/api/v1/ops/events",
+    request_body(content = Vec<Event>, description = "an event, an array of events (application/json) or one event per line (application/x-ndjson)"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "stored (durably committed)", body = IngestOutcome),
+        (status = 400, description = "the body is not valid JSON / NDJSON", body = ErrorBody),
+        (status = 401, description = "missing or unknown ingest key", body = ErrorBody),
+        (status = 413, description = "more than 10,000 events or 10 MiB", body = ErrorBody),
+        (status = 422, description = "invalid events; nothing stored", body = ValidationErrors),
+        (status = 503, description = "the database is unavailable; nothing stored; retry", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(events))]
+async fn ingest_events(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    if !auth::bearer_matches(&headers, &state.config.ingest_keys) {
+        return ApiError::Unauthorized.into_response();
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let Some(framing) = Framing::from_content_type(content_type) else {
+        return ApiError::UnsupportedMediaType(
+            "send application/json or application/x-ndjson".into(),
+        )
+        .into_response();
+    };
+    let bytes = match axum::body::to_bytes(body, ingest::MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return ApiError::PayloadTooLarge(format!(
+                "the body is larger than {} bytes",
+                ingest::MAX_BODY_BYTES
+            ))
+            .into_response()
+        }
+    };
+    let values = match ingest::decode(framing, &bytes) {
+        Ok(values) => values,
+        Err(DecodeError::Malformed(message)) => {
+            return ApiError::BadRequest(message).into_response()
+        }
+        Err(DecodeError::TooMany(n)) => {
+            return ApiError::PayloadTooLarge(format!(
+                "{n} events in one request; at most {} are accepted",
+                ingest::MAX_EVENTS
+            ))
+            .into_response()
+        }
+    };
+    tracing::Span::current().record("events", values.len());
+    let events = match ingest::validate_all(values, Utc::now()) {
+        Ok(events) => events,
+        Err(errors) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(ValidationErrors { errors }),
+            )
+                .into_response()
+        }
+    };
+    match ingest::store(&state.pool, &events).await {
+        Ok(outcome) => Json(outcome).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct EventsResponse {
+    events: Vec<Event>,
+    next_cursor: Option<String>,
+}
+
+impl From<EventsPage> for EventsResponse {
+    fn from(page: EventsPage) -> Self {
+        EventsResponse {
+            events: page.events,
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[allow(dead_code)]
+struct ListParams {
+    tenant_id: Option<String>,
+    event_type: Option<String>,
+    /// RFC 3339
+    from: Option<String>,
+    /// RFC 3339
+    to: Option<String>,
+    /// RFC 3339: the stream as it stood at that moment
+    as_of: Option<String>,
+    /// at most 1000, default 50
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Turns query parameters into a filter, naming the first bad one.
+pub fn parse_filter(
+    params: &HashMap<String, String>,
+) -> Result<(EventFilter, Option<Cursor>, i64), ApiError> {
+    let known = [
+        "tenant_id",
+        "event_type",
+        "from",
+        "to",
+        "as_of",
+        "limit",
+        "cursor",
+    ];
+    if let Some(unknown) = params.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown parameter {unknown:?}"
+        )));
+    }
+    let get = |name: &str| {
+        params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let bad = |name: &str, why: &str| ApiError::BadRequest(format!("parameter {name}: {why}"));
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        get(name)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| bad(name, "must be an RFC 3339 time"))
+            })
+            .transpose()
+    };
+    let tenant_id = get("tenant_id")
+        .map(|v| v.parse().map_err(|_| bad("tenant_id", "must be a UUID")))
+        .transpose()?;
+    let event_type = get("event_type")
+        .map(|v| {
+            v.parse::<EventType>()
+                .map_err(|_| bad("event_type", "must be one of the 15 canonical event types"))
+        })
+        .transpose()?;
+    let from = time("from")?;
+    let to = match (time("to")?, time("as_of")?) {
+        (Some(to), Some(as_of)) => Some(to.min(as_of)),
+        (to, as_of) => to.or(as_of),
+    };
+    let limit = match get("limit") {
+        None => DEFAULT_PAGE_SIZE,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
+            _ => return Err(bad("limit", "must be an integer from 1 to 1000")),
+        },
+    };
+    let cursor = get("cursor")
+        .map(|v| {
+            Cursor::decode(v).ok_or_else(|| bad("cursor", "is not a cursor this API handed out"))
+        })
+        .transpose()?;
+    Ok((
+        EventFilter {
+            tenant_id,
+            event_type,
+            from,
+            to,
+        },
+        cursor,
+        limit,
+    ))
+}
+
+/// The stream, newest first, filtered, with cursor paging.
+#[utoipa::path(get, path = "/api/v1/ops/events", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "a page of events, newest first", body = EventsResponse),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn list_events(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<EventsResponse>, ApiError> {
+    let (filter, cursor, limit) = parse_filter(&params)?;
+    let page = events_query::page(&state.pool, &filter, cursor, limit).await?;
+    Ok(Json(page.into()))
+}

@@ -1,0 +1,53 @@
+//! Configuration from the environment (`CONTRACT.md`, "Running the server").
+
+use std::collections::HashSet;
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub database_url: String,
+    /// Bearer keys accepted by `POST /api/v1/ops/events`.
+    pub ingest_keys: HashSet<String>,
+    /// Bearer tokens accepted by the read API.
+    pub api_tokens: HashSet<String>,
+    /// The operator created or updated at start.
+    pub admin: Option<(String, String)>,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, String> {
+        let database_url = std::env::var("DATABASE_URL")
+            .map_err(|_| "DATABASE_URL is not set: point it at a PostgreSQL database".to_owned())?;
+        let admin = match (
+            std::env::var("OPS_ADMIN_EMAIL")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            std::env::var("OPS_ADMIN_PASSWORD")
+                .ok()
+                .filter(|v| !v.is_empty()),
+        ) {
+            (Some(email), Some(password)) => Some((email, password)),
+            (None, None) => None,
+            _ => {
+                return Err(
+                    "OPS_ADMIN_EMAIL and OPS_ADMIN_PASSWORD must be set together".to_owned(),
+                )
+            }
+        };
+        Ok(Config {
+            database_url,
+            ingest_keys: secret_list("OPS_INGEST_KEYS"),
+            api_tokens: secret_list("OPS_API_TOKENS"),
+            admin,
+        })
+    }
+}
+
+fn secret_list(var: &str) -> HashSet<String> {
+    std::env::var(var)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

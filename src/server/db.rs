@@ -1,0 +1,58 @@
+//! The pool and the migrations.
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// The migrations in `migrations/`, compiled in.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+
+/// A pool that connects lazily and gives up on a connection after a few seconds, so a dead
+/// database turns into a prompt 503 instead of a hung request.
+pub fn pool(database_url: &str) -> Result<PgPool, sqlx::Error> {
+    Ok(pool_with(database_url.parse()?))
+}
+
+pub fn pool_with(options: PgConnectOptions) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(16)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options)
+}
+
+/// Runs the migrations, waiting up to `patience` for the database to come up.
+pub async fn migrate(pool: &PgPool, patience: Duration) -> Result<(), sqlx::migrate::MigrateError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match MIGRATOR.run(pool).await {
+            Err(sqlx::migrate::MigrateError::Execute(e))
+                if is_unavailable(&e) && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::warn!(error = %e, "database not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether an error means "the database cannot be reached right now" (retrying may help)
+/// rather than "this statement is wrong".
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot
+            // connect now; 53300: too many connections.
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
+        _ => false,
+    }
+}

@@ -1,0 +1,203 @@
+//! Reading the raw stream: pages of events, the per-hour histogram and the tenant list.
+
+use chrono::{DateTime, Duration, Utc};
+use ops_events::{Event, EventType};
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, QueryBuilder, Row};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use crate::model::events::{
+    Cursor, EventFilter, EventHistogram, EventsPage, HistogramSeries, TenantOption,
+};
+
+/// The histogram's window when the filter gives no start.
+const DEFAULT_WINDOW: Duration = Duration::hours(24);
+/// Hourly buckets up to this window, daily beyond it.
+const HOURLY_UP_TO: Duration = Duration::days(7);
+/// The longest window the histogram draws.
+const MAX_WINDOW: Duration = Duration::days(92);
+
+fn push_filter(query: &mut QueryBuilder<Postgres>, filter: &EventFilter) {
+    query.push(" WHERE true");
+    if let Some(tenant_id) = filter.tenant_id {
+        query.push(" AND tenant_id = ").push_bind(tenant_id);
+    }
+    if let Some(event_type) = filter.event_type {
+        query
+            .push(" AND event_type = ")
+            .push_bind(event_type.as_str());
+    }
+    if let Some(from) = filter.from {
+        query.push(" AND timestamp >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        query.push(" AND timestamp <= ").push_bind(to);
+    }
+}
+
+/// Events matching `filter`, newest first, `limit` at most, strictly older than `cursor`.
+pub async fn page(
+    pool: &PgPool,
+    filter: &EventFilter,
+    cursor: Option<Cursor>,
+    limit: i64,
+) -> Result<EventsPage, sqlx::Error> {
+    let mut query = QueryBuilder::new(
+        "SELECT event_id, timestamp, tenant_id, user_id, session_id, event_type, entity_type, \
+         entity_id, severity, latency_ms, cost_usd, metadata FROM ops_events",
+    );
+    push_filter(&mut query, filter);
+    if let Some(cursor) = cursor {
+        query
+            .push(" AND (timestamp, event_id) < (")
+            .push_bind(cursor.timestamp)
+            .push(", ")
+            .push_bind(cursor.event_id)
+            .push(")");
+    }
+    // One extra row tells whether an older page exists.
+    query
+        .push(" ORDER BY timestamp DESC, event_id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let rows = query.build().fetch_all(pool).await?;
+    let mut events = rows
+        .iter()
+        .map(event_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if events.len() as i64 > limit {
+        events.truncate(limit as usize);
+        events.last().map(|e| Cursor::after(e).encode())
+    } else {
+        None
+    };
+    Ok(EventsPage {
+        events,
+        next_cursor,
+    })
+}
+
+fn event_from_row(row: &PgRow) -> Result<Event, sqlx::Error> {
+    let event_type: String = row.try_get("event_type")?;
+    let event_type = EventType::from_str(&event_type).map_err(|e| sqlx::Error::ColumnDecode {
+        index: "event_type".into(),
+        source: Box::new(e),
+    })?;
+    let metadata: Option<serde_json::Value> = row.try_get("metadata")?;
+    Ok(Event {
+        event_id: row.try_get("event_id")?,
+        timestamp: row.try_get("timestamp")?,
+        tenant_id: row.try_get("tenant_id")?,
+        user_id: row.try_get("user_id")?,
+        session_id: row.try_get("session_id")?,
+        event_type,
+        entity_type: row.try_get("entity_type")?,
+        entity_id: row.try_get("entity_id")?,
+        severity: row.try_get("severity")?,
+        latency_ms: row.try_get("latency_ms")?,
+        cost_usd: row.try_get("cost_usd")?,
+        metadata: match metadata {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        },
+    })
+}
+
+/// Events per bucket and type over the filter's window (the last 24 hours before `to`, or
+/// before `now`, when the filter has no start).
+pub async fn histogram(
+    pool: &PgPool,
+    filter: &EventFilter,
+    now: DateTime<Utc>,
+) -> Result<EventHistogram, sqlx::Error> {
+    let to = filter.to.unwrap_or(now);
+    let from = filter
+        .from
+        .unwrap_or(to - DEFAULT_WINDOW)
+        .max(to - MAX_WINDOW);
+    let bucket = if to - from <= HOURLY_UP_TO {
+        "hour"
+    } else {
+        "day"
+    };
+    let windowed = EventFilter {
+        from: Some(from),
+        to: Some(to),
+        ..filter.clone()
+    };
+    let mut query = QueryBuilder::new("SELECT date_trunc(");
+    query
+        .push_bind(bucket)
+        .push(", timestamp, 'UTC') AS bucket, event_type, count(*) AS n FROM ops_events");
+    push_filter(&mut query, &windowed);
+    query.push(" GROUP BY 1, 2");
+    let rows = query.build().fetch_all(pool).await?;
+
+    let step = if bucket == "hour" {
+        Duration::hours(1)
+    } else {
+        Duration::days(1)
+    };
+    let first = truncate(from, bucket);
+    let mut buckets = Vec::new();
+    let mut at = first;
+    while at <= to {
+        buckets.push(at);
+        at += step;
+    }
+    let mut counts: BTreeMap<EventType, Vec<i64>> = BTreeMap::new();
+    for row in rows {
+        let Ok(event_type) = EventType::from_str(row.try_get::<&str, _>("event_type")?) else {
+            continue;
+        };
+        let at: DateTime<Utc> = row.try_get("bucket")?;
+        let n: i64 = row.try_get("n")?;
+        let slot = ((at - first).num_seconds() / step.num_seconds()) as usize;
+        if let Some(count) = counts
+            .entry(event_type)
+            .or_insert_with(|| vec![0; buckets.len()])
+            .get_mut(slot)
+        {
+            *count += n;
+        }
+    }
+    Ok(EventHistogram {
+        from,
+        to,
+        bucket: bucket.to_owned(),
+        buckets,
+        series: counts
+            .into_iter()
+            .map(|(event_type, counts)| HistogramSeries { event_type, counts })
+            .collect(),
+    })
+}
+
+fn truncate(t: DateTime<Utc>, bucket: &str) -> DateTime<Utc> {
+    let secs = if bucket == "hour" { 3600 } else { 86_400 };
+    DateTime::from_timestamp(t.timestamp().div_euclid(secs) * secs, 0).unwrap_or(t)
+}
+
+/// Every tenant that has events, named by its latest `SUBSCRIPTION_STARTED` when it has one;
+/// named tenants first, by name.
+pub async fn tenants(pool: &PgPool) -> Result<Vec<TenantOption>, sqlx::Error> {
+    let rows = sqlx::query(
+        "WITH named AS ( \
+             SELECT DISTINCT ON (tenant_id) tenant_id, metadata->>'tenant_name' AS name \
+             FROM ops_events WHERE event_type = 'SUBSCRIPTION_STARTED' \
+             ORDER BY tenant_id, timestamp DESC) \
+         SELECT t.tenant_id, n.name \
+         FROM (SELECT DISTINCT tenant_id FROM ops_events) t LEFT JOIN named n USING (tenant_id) \
+         ORDER BY n.name NULLS LAST, t.tenant_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(TenantOption {
+                tenant_id: row.try_get("tenant_id")?,
+                name: row.try_get("name")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,267 @@
+//! Ingestion: decoding a request body into events, validating every field, and storing a batch
+//! all-or-nothing and idempotently on `event_id`.
+
+mod validate;
+
+pub use validate::{validate_event, FieldError};
+
+use chrono::{DateTime, Utc};
+use ops_events::Event;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgExecutor;
+
+/// Most events one request may carry.
+pub const MAX_EVENTS: usize = 10_000;
+/// Largest request body, in bytes.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// How a body is framed, from its `Content-Type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// One event object or an array of them.
+    Json,
+    /// One event object per line.
+    Ndjson,
+}
+
+impl Framing {
+    /// `None` for a content type that is neither; a missing one is taken as JSON.
+    pub fn from_content_type(content_type: Option<&str>) -> Option<Self> {
+        let Some(content_type) = content_type else {
+            return Some(Framing::Json);
+        };
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/json" | "text/json" => Some(Framing::Json),
+            "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonl"
+            | "application/x-jsonlines" => Some(Framing::Ndjson),
+            e if e.ends_with("+json") => Some(Framing::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Why a request body was refused before any event was looked at.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not JSON / NDJSON, or JSON of the wrong shape (400).
+    Malformed(String),
+    /// More than [`MAX_EVENTS`] events (413).
+    TooMany(usize),
+}
+
+/// Splits a body into raw event values.
+pub fn decode(framing: Framing, body: &[u8]) -> Result<Vec<Value>, DecodeError> {
+    let values = match framing {
+        Framing::Json => match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Array(items)) => items,
+            Ok(object @ Value::Object(_)) => vec![object],
+            Ok(_) => {
+                return Err(DecodeError::Malformed(
+                    "the body must be an event object or an array of event objects".into(),
+                ))
+            }
+            Err(e) => {
+                return Err(DecodeError::Malformed(format!(
+                    "the body is not valid JSON: {e}"
+                )))
+            }
+        },
+        Framing::Ndjson => {
+            let text = std::str::from_utf8(body)
+                .map_err(|e| DecodeError::Malformed(format!("the body is not valid UTF-8: {e}")))?;
+            let mut values = Vec::new();
+            for (number, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                if values.len() == MAX_EVENTS {
+                    return Err(DecodeError::TooMany(MAX_EVENTS + 1));
+                }
+                let value = serde_json::from_str(line).map_err(|e| {
+                    DecodeError::Malformed(format!("line {} is not valid JSON: {e}", number + 1))
+                })?;
+                values.push(value);
+            }
+            values
+        }
+    };
+    if values.len() > MAX_EVENTS {
+        return Err(DecodeError::TooMany(values.len()));
+    }
+    if values.is_empty() {
+        return Err(DecodeError::Malformed("the request holds no events".into()));
+    }
+    Ok(values)
+}
+
+/// Validates every event; either all of them or the list of what is wrong, one entry per bad
+/// event.
+pub fn validate_all(values: Vec<Value>, now: DateTime<Utc>) -> Result<Vec<Event>, Vec<FieldError>> {
+    let mut events = Vec::with_capacity(values.len());
+    let mut errors = Vec::new();
+    for (index, value) in values.into_iter().enumerate() {
+        match validate_event(index, value, now) {
+            Ok(event) => events.push(event),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The answer to an accepted request.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq, utoipa::ToSchema)]
+pub struct IngestOutcome {
+    /// Events newly stored.
+    pub accepted: u64,
+    /// Events whose `event_id` was already stored (or repeated within the request): not
+    /// stored twice.
+    pub duplicates: u64,
+}
+
+/// Stores a batch in one statement: all of it or nothing, and an `event_id` already present is
+/// left alone. The statement commits before this returns.
+pub async fn store<'e>(
+    db: impl PgExecutor<'e>,
+    events: &[Event],
+) -> Result<IngestOutcome, sqlx::Error> {
+    let n = events.len();
+    let mut event_ids = Vec::with_capacity(n);
+    let mut timestamps = Vec::with_capacity(n);
+    let mut tenant_ids = Vec::with_capacity(n);
+    let mut user_ids = Vec::with_capacity(n);
+    let mut session_ids = Vec::with_capacity(n);
+    let mut event_types = Vec::with_capacity(n);
+    let mut entity_types = Vec::with_capacity(n);
+    let mut entity_ids = Vec::with_capacity(n);
+    let mut severities = Vec::with_capacity(n);
+    let mut latencies = Vec::with_capacity(n);
+    let mut costs = Vec::with_capacity(n);
+    let mut metadata = Vec::with_capacity(n);
+    for e in events {
+        event_ids.push(e.event_id);
+        timestamps.push(e.timestamp);
+        tenant_ids.push(e.tenant_id);
+        user_ids.push(e.user_id);
+        session_ids.push(e.session_id);
+        event_types.push(e.event_type.as_str());
+        entity_types.push(e.entity_type.as_deref());
+        entity_ids.push(e.entity_id);
+        severities.push(e.severity);
+        latencies.push(e.latency_ms);
+        costs.push(e.cost_usd);
+        metadata.push(Value::Object(e.metadata.clone()));
+    }
+    let result = sqlx::query(
+        "INSERT INTO ops_events (event_id, timestamp, tenant_id, user_id, session_id, event_type, \
+                                 entity_type, entity_id, severity, latency_ms, cost_usd, metadata) \
+         SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::uuid[], \
+                              $6::text[], $7::text[], $8::uuid[], $9::int4[], $10::int4[], \
+                              $11::numeric[], $12::jsonb[]) \
+         ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(event_ids)
+    .bind(timestamps)
+    .bind(tenant_ids)
+    .bind(user_ids)
+    .bind(session_ids)
+    .bind(event_types)
+    .bind(entity_types)
+    .bind(entity_ids)
+    .bind(severities)
+    .bind(latencies)
+    .bind(costs)
+    .bind(metadata)
+    .execute(db)
+    .await?;
+    let accepted = result.rows_affected();
+    Ok(IngestOutcome {
+        accepted,
+        duplicates: n as u64 - accepted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_choose_the_framing() {
+        assert_eq!(Framing::from_content_type(None), Some(Framing::Json));
+        assert_eq!(
+            Framing::from_content_type(Some("application/json; charset=utf-8")),
+            Some(Framing::Json)
+        );
+        assert_eq!(
+            Framing::from_content_type(Some("application/x-ndjson")),
+            Some(Framing::Ndjson)
+        );
+        assert_eq!(Framing::from_content_type(Some("text/plain")), None);
+    }
+
+    #[test]
+    fn json_object_array_and_ndjson_decode() {
+        assert_eq!(decode(Framing::Json, br#"{"a":1}"#).unwrap().len(), 1);
+        assert_eq!(
+            decode(Framing::Json, br#"[{"a":1},{"a":2}]"#)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            decode(Framing::Ndjson, b"{\"a\":1}\n\n{\"a\":2}\n")
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn bad_bodies_are_refused_with_a_reason() {
+        for (framing, body) in [
+            (Framing::Json, &b"{"[..]),
+            (Framing::Json, b"42"),
+            (Framing::Json, b"[]"),
+            (Framing::Json, b"\xff\xfe"),
+            (Framing::Ndjson, b"{\"a\":1}\nnot json"),
+            (Framing::Ndjson, b"\xff"),
+            (Framing::Ndjson, b"\n\n"),
+        ] {
+            assert!(
+                matches!(decode(framing, body), Err(DecodeError::Malformed(_))),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn more_than_ten_thousand_events_is_too_many() {
+        let body = format!("[{}]", vec!["{}"; MAX_EVENTS + 1].join(","));
+        assert_eq!(
+            decode(Framing::Json, body.as_bytes()),
+            Err(DecodeError::TooMany(MAX_EVENTS + 1))
+        );
+        let ndjson = "{}\n".repeat(MAX_EVENTS + 1);
+        assert!(matches!(
+            decode(Framing::Ndjson, ndjson.as_bytes()),
+            Err(DecodeError::TooMany(_))
+        ));
+        let exactly = format!("[{}]", vec!["{}"; MAX_EVENTS].join(","));
+        assert_eq!(
+            decode(Framing::Json, exactly.as_bytes()).unwrap().len(),
+            MAX_EVENTS
+        );
+    }
+}

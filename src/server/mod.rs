@@ -1,0 +1,13 @@
+//! Everything that touches the database, HTTP or the clock.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod events_query;
+pub mod http;
+pub mod ingest;
+pub mod session;
+pub mod state;

@@ -1,0 +1,32 @@
+//! What a server function needs from the request it runs in.
+
+use leptos::prelude::{use_context, ServerFnError};
+
+use super::state::AppState;
+use crate::model::auth::Operator;
+
+/// The signed-in operator, put on the request by the gate. Every server function starts here,
+/// so none can answer without a session even if the gate were bypassed.
+pub async fn require_operator() -> Result<Operator, ServerFnError> {
+    let axum::Extension(operator) = leptos_axum::extract::<axum::Extension<Operator>>()
+        .await
+        .map_err(|_| ServerFnError::new("sign in first"))?;
+    Ok(operator)
+}
+
+/// The shared state, provided to every server function by the router.
+pub fn state() -> Result<AppState, ServerFnError> {
+    use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
+}
+
+/// A database error as the page may show it: "unavailable" when the database is down, a
+/// generic failure otherwise (the detail goes to the log).
+pub fn db_error(error: sqlx::Error) -> ServerFnError {
+    if super::db::is_unavailable(&error) {
+        tracing::warn!(error = %error, "database unavailable");
+        ServerFnError::new("the database is unavailable")
+    } else {
+        tracing::error!(error = ?error, "query failed");
+        ServerFnError::new("the query failed")
+    }
+}

@@ -1,0 +1,250 @@
+//! Nobody gets in without a session or a token; sign-in, sign-out and throttling work through
+//! the real form posts.
+
+mod common;
+
+use common::*;
+use ops_console::app::TABS;
+use sqlx::PgPool;
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[sqlx::test]
+async fn every_page_redirects_to_sign_in_without_a_session(pool: PgPool) {
+    let server = TestServer::start(pool, None).await;
+    let client = browser();
+    let mut paths: Vec<&str> = TABS.iter().map(|t| t.path).collect();
+    paths.extend(["/events?event_type=LOGIN", "/no-such-page"]);
+    for path in paths {
+        let response = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 303, "{path}");
+        assert!(
+            location(&response).starts_with("/login?next="),
+            "{path}: {}",
+            location(&response)
+        );
+    }
+    server.stop().await;
+}
+
+#[sqlx::test]
+async fn every_server_function_refuses_without_a_session(pool: PgPool) {
+    let server = TestServer::start(pool.clone(), None).await;
+    let paths: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    assert!(paths.len() >= 4, "server functions found: {paths:?}");
+    let client = browser();
+    for path in &paths {
+        assert!(path.starts_with("/api/rpc/"), "{path}");
+        let response = client
+            .post(server.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        // An API token is for the read API, not for the console's own functions.
+        let response = client
+            .post(server.url(path))
+            .bearer_auth(API_TOKEN)
+            .body("")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{path} with an API token");
+    }
+    // With a session, they answer.
+    create_admin(&pool).await;
+    let cookie = sign_in(&server).await;
+    let operator = paths
+        .iter()
+        .find(|p| p.contains("current_operator"))
+        .expect("current_operator");
+    let response = client
+        .post(server.url(operator))
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains(ADMIN_EMAIL));
+    server.stop().await;
+}
+
+#[sqlx::test]
+async fn sign_in_sets_a_safe_cookie_and_sign_out_ends_the_session(pool: PgPool) {
+    create_admin(&pool).await;
+    let server = TestServer::start(pool.clone(), None).await;
+    let client = browser();
+
+    let response = client
+        .post(server.url("/login"))
+        .form(&[
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+            ("next", "/events"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(location(&response), "/events");
+    let set_cookie = response
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    assert!(!set_cookie.contains("Secure"), "plain http on loopback");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    let page = client
+        .get(server.url("/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Events"));
+    let api = client
+        .get(server.url("/api/v1/ops/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200, "a console session may read the API");
+    // The sign-in was recorded as an operator LOGIN, which is not customer behaviour.
+    let logins: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ops_events WHERE event_type = 'LOGIN' AND metadata->>'source' = 'operator'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(logins, 1);
+
+    // Behind an https proxy the cookie is Secure.
+    let https = client
+        .post(server.url("/login"))
+        .header("x-forwarded-proto", "https")
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(https
+        .headers()
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+
+    let out = client
+        .post(server.url("/logout"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert_eq!(location(&out), "/login");
+    // The old cookie is dead on the server, not only forgotten by the browser.
+    let again = client
+        .get(server.url("/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+    server.stop().await;
+}
+
+#[sqlx::test]
+async fn wrong_passwords_are_refused_and_then_throttled(pool: PgPool) {
+    create_admin(&pool).await;
+    let server = TestServer::start(pool.clone(), None).await;
+    let client = browser();
+    let attempt = |password: &'static str| {
+        let client = client.clone();
+        let url = server.url("/login");
+        async move {
+            let r = client
+                .post(url)
+                .form(&[("email", ADMIN_EMAIL), ("password", password)])
+                .send()
+                .await
+                .unwrap();
+            (location(&r), r.headers().get("set-cookie").is_some())
+        }
+    };
+    for _ in 0..5 {
+        let (to, cookie) = attempt("wrong password").await;
+        assert!(to.starts_with("/login?error=invalid"), "{to}");
+        assert!(!cookie);
+    }
+    // The sixth try is refused even with the right password.
+    let (to, cookie) = attempt(ADMIN_PASSWORD).await;
+    assert!(to.starts_with("/login?error=throttled"), "{to}");
+    assert!(!cookie);
+
+    // An unknown account is refused the same way as a wrong password.
+    let r = client
+        .post(server.url("/login"))
+        .form(&[("email", "nobody@ops.test"), ("password", "whatever it is")])
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&r).starts_with("/login?error=invalid"));
+    server.stop().await;
+}
+
+#[sqlx::test]
+async fn cross_site_posts_are_refused(pool: PgPool) {
+    create_admin(&pool).await;
+    let server = TestServer::start(pool, None).await;
+    let response = browser()
+        .post(server.url("/login"))
+        .header("origin", "http://evil.example")
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.headers().get("set-cookie").is_none());
+    let same = browser()
+        .post(server.url("/login"))
+        .header("origin", server.base.clone())
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same.status(), 303);
+    server.stop().await;
+}
+
+#[sqlx::test]
+async fn responses_carry_security_headers(pool: PgPool) {
+    let server = TestServer::start(pool, None).await;
+    let response = reqwest::get(server.url("/healthz")).await.unwrap();
+    let h = response.headers();
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
+    assert_eq!(
+        h.get("referrer-policy").unwrap(),
+        "strict-origin-when-cross-origin"
+    );
+    server.stop().await;
+}

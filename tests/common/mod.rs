@@ -1,0 +1,208 @@
+//! The real server, in-process on a real port, over a real PostgreSQL (each test gets its own
+//! database from `#[sqlx::test]`), plus a TCP proxy in front of PostgreSQL that a test can cut
+//! to take the database away and bring it back.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use leptos::config::get_configuration;
+use ops_console::server::{config::Config, db, http};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, Notify};
+use tokio::task::JoinHandle;
+
+pub const INGEST_KEY: &str = "test-ingest-key";
+pub const API_TOKEN: &str = "test-api-token";
+pub const ADMIN_EMAIL: &str = "founder@ops.test";
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+pub fn config() -> Config {
+    Config {
+        database_url: String::new(),
+        ingest_keys: [INGEST_KEY.to_owned()].into(),
+        api_tokens: [API_TOKEN.to_owned()].into(),
+        admin: None,
+    }
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    /// Serves the console on `pool`; `addr` `None` picks a free port.
+    pub async fn start(pool: PgPool, addr: Option<SocketAddr>) -> TestServer {
+        let leptos = get_configuration(Some("Cargo.toml")).expect("leptos configuration");
+        let app = http::router(pool, config(), leptos.leptos_options);
+        let listener = TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        TestServer {
+            addr,
+            base: format!("http://{addr}"),
+            shutdown: Some(tx),
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Stops accepting, finishes what is in flight, and returns when the port is free.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// The operator every test signs in as.
+pub async fn create_admin(pool: &PgPool) {
+    ops_console::server::auth::upsert_operator(pool, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .expect("create operator");
+}
+
+/// A client that keeps cookies and does not follow redirects, so tests see them.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in through the real form post and returns the session cookie (`name=value`).
+pub async fn sign_in(server: &TestServer) -> String {
+    let response = browser()
+        .post(server.url("/login"))
+        .form(&[
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+            ("next", "/events"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "sign-in should redirect");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .expect("a session cookie")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+pub async fn count_events(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM ops_events")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+/// A TCP proxy in front of PostgreSQL. `cut()` drops every connection and refuses new ones,
+/// which is what the server sees when the database goes down; `restore()` brings it back.
+pub struct DbProxy {
+    pub addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    cut: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl DbProxy {
+    pub async fn start(target: SocketAddr) -> DbProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let cut = Arc::new(Notify::new());
+        let task = {
+            let (up, cut) = (up.clone(), cut.clone());
+            tokio::spawn(async move {
+                loop {
+                    let Ok((mut client, _)) = listener.accept().await else {
+                        return;
+                    };
+                    if !up.load(Ordering::SeqCst) {
+                        drop(client);
+                        continue;
+                    }
+                    let cut = cut.clone();
+                    tokio::spawn(async move {
+                        let Ok(mut server) = tokio::net::TcpStream::connect(target).await else {
+                            return;
+                        };
+                        tokio::select! {
+                            _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                            _ = cut.notified() => {}
+                        }
+                    });
+                }
+            })
+        };
+        DbProxy {
+            addr,
+            up,
+            cut,
+            task,
+        }
+    }
+
+    pub fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+
+    pub fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// A pool that reaches the test's database through this proxy.
+    pub fn pool(&self, direct: &PgPool) -> PgPool {
+        let options: PgConnectOptions = (*direct.connect_options()).clone();
+        db::pool_with(options.host("127.0.0.1").port(self.addr.port()))
+    }
+}
+
+impl Drop for DbProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Where the test database listens, for the proxy to forward to.
+pub fn db_addr(pool: &PgPool) -> SocketAddr {
+    let options = pool.connect_options();
+    let host = options.get_host();
+    let host = if host.starts_with('/') || host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    format!("{host}:{}", options.get_port())
+        .parse()
+        .expect("a TCP database address")
+}
