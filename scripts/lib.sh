@@ -9,7 +9,8 @@ set -euo pipefail
 OPS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 export OPS_ROOT
 
-# Pinned tool versions (see /work/shared/BUILD-NOTES.md for why each is what it is).
+# Pinned tool versions: later cargo-leptos releases need a newer rustc than 1.95, and the
+# wasm-bindgen CLI must equal the `wasm-bindgen` crate pinned in Cargo.toml.
 OPS_CARGO_LEPTOS_VERSION="0.3.11"
 OPS_WASM_BINDGEN_VERSION="0.2.130"
 

@@ -205,28 +205,46 @@ fn FilterForm(
                         .collect_view()}
                 </select>
             </label>
-            <label>
-                "Tenant"
-                <select name="tenant_id">
-                    <option value="" selected=move || current().tenant_id.is_none()>"All tenants"</option>
-                    <Suspense fallback=|| ()>
-                        {move || Suspend::new(async move {
-                            let options = tenants.await.unwrap_or_default();
-                            options
-                                .into_iter()
-                                .map(|t| {
-                                    let id = t.tenant_id;
-                                    view! {
-                                        <option value=id.to_string() selected=move || current().tenant_id == Some(id)>
-                                            {t.label()}
-                                        </option>
-                                    }
-                                })
-                                .collect_view()
-                        })}
-                    </Suspense>
-                </select>
-            </label>
+            // The whole select waits for the tenant list: a Suspense inside a <select> would
+            // put streaming markers where the HTML parser allows only options.
+            <Suspense fallback=|| {
+                view! {
+                    <label>
+                        "Tenant"
+                        <select name="tenant_id" disabled>
+                            <option value="">"All tenants"</option>
+                        </select>
+                    </label>
+                }
+            }>
+                {move || Suspend::new(async move {
+                    let options = tenants.await.unwrap_or_default();
+                    view! {
+                        <label>
+                            "Tenant"
+                            <select name="tenant_id">
+                                <option value="" selected=move || current().tenant_id.is_none()>
+                                    "All tenants"
+                                </option>
+                                {options
+                                    .into_iter()
+                                    .map(|t| {
+                                        let id = t.tenant_id;
+                                        view! {
+                                            <option
+                                                value=id.to_string()
+                                                selected=move || current().tenant_id == Some(id)
+                                            >
+                                                {t.label()}
+                                            </option>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </select>
+                        </label>
+                    }
+                })}
+            </Suspense>
             <label>
                 "From"
                 <input type="datetime-local" name="from" value=move || time_value(current().from) />

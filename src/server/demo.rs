@@ -2,7 +2,7 @@
 //! validated exactly as an HTTP request's would be, then stored in batches, all in one
 //! transaction so an interrupted load leaves nothing behind.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use ops_demo::DemoWorld;
 use sqlx::{PgPool, Row};
@@ -38,6 +38,9 @@ pub async fn load(
     now: DateTime<Utc>,
     show_progress: bool,
 ) -> Result<DemoOutcome, DemoError> {
+    // Whole seconds: PostgreSQL keeps microseconds, and the end stored in `demo_worlds` must
+    // regenerate exactly the same event ids when the world is replaced.
+    let now = now.trunc_subsecs(0);
     let seed_key = seed as i64;
     let mut tx = pool.begin().await?;
     // One loader at a time: a second one waits here and then sees the first one's row.

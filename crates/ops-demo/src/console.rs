@@ -2,17 +2,18 @@
 //! open incidents, replay them, export them; what third parties do with the exports; and the
 //! subscription's start and end.
 
+use crate::day::{Force, TenantDay};
 use crate::ids::Kind;
 use crate::roster::source_for;
-use crate::traffic::{Force, TenantDay};
 use crate::Archetype;
 use chrono::{DateTime, Duration, Utc};
 use ops_events::Event;
 use rand::Rng;
 use uuid::Uuid;
 
-/// Investigation and export are this far apart at most on a first day, which starts at most
-/// twelve hours into its day: the whole onboarding fits in the signup's day.
+/// When, in minutes after signup, a first day's export or replay comes. Signups fall in the
+/// first twelve hours of their day, so the onboarding stays within the signup's day, and an
+/// export within the 24 hours that mark a legal buyer.
 const ONBOARDING_ACTION_MINUTES: (i64, i64) = (120, 540);
 
 /// What a session may contain: views, then replays, then exports.

@@ -1,12 +1,15 @@
 //! The stream, one day at a time: each day is generated when the loader asks for it, and only
 //! what a tenant remembers of earlier days (its recent incidents) is carried over.
 
-use crate::ids::{rng, Ids, Stream};
+use crate::ids::{rng, Ids, Out, Stream};
 use crate::profile::{profiles, Profile};
 use crate::timeline::Timeline;
-use crate::traffic::{Out, TenantDay, TenantState};
-use crate::DemoWorld;
+use crate::{DemoTenant, DemoWorld};
+use chrono::{DateTime, Utc};
 use ops_events::Event;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use uuid::Uuid;
 
 pub(crate) struct Days<'a> {
     world: &'a DemoWorld,
@@ -88,4 +91,36 @@ impl Iterator for Days<'_> {
         let left = self.tl.days().saturating_sub(self.day) as usize;
         (left, Some(left))
     }
+}
+
+/// What a tenant carries from one day to the next.
+#[derive(Default)]
+pub(crate) struct TenantState {
+    /// Recent incidents with their creation time, oldest first, for views to refer to.
+    pub recent: VecDeque<(Uuid, DateTime<Utc>)>,
+    pub v12_dealt: usize,
+    pub exports: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Force {
+    No,
+    /// The call reaches a model and ends in an incident (a first day's onboarding).
+    Incident,
+    /// As `Incident`, on CONTENT_ACCURACY (the regression's volume).
+    ContentAccuracy,
+}
+
+/// One tenant's one day.
+pub(crate) struct TenantDay<'a> {
+    pub tenant: &'a DemoTenant,
+    pub p: &'a Profile,
+    pub tl: &'a Timeline,
+    pub seed: u64,
+    pub day: u32,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub rng: ChaCha8Rng,
+    pub state: &'a mut TenantState,
+    pub out: Out<'a>,
 }

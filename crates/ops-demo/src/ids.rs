@@ -1,6 +1,7 @@
 //! Every id and every random stream of a world is derived from its seed, so that a world can be
 //! generated twice, or one day of it regenerated, with the same bytes.
 
+use ops_events::Event;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use uuid::Uuid;
@@ -83,4 +84,54 @@ pub(crate) fn pick_weighted<R: rand::Rng>(rng: &mut R, weights: &[f64]) -> usize
         x -= w;
     }
     weights.len().saturating_sub(1)
+}
+
+/// Numbers the ids that one tenant makes on one day.
+pub(crate) struct Out<'a> {
+    ids: Ids,
+    owner: u16,
+    day: u16,
+    events: u32,
+    sessions: u32,
+    incidents: u32,
+    pub buf: &'a mut Vec<Event>,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(ids: Ids, owner: u16, day: u32, buf: &'a mut Vec<Event>) -> Self {
+        Out {
+            ids,
+            owner,
+            day: day as u16,
+            events: 0,
+            sessions: 0,
+            incidents: 0,
+            buf,
+        }
+    }
+
+    pub(crate) fn push(&mut self, event: Event) {
+        let id = self
+            .ids
+            .derive(Kind::Event, self.owner, self.day, self.events);
+        self.events += 1;
+        self.buf.push(event.id(id));
+    }
+
+    pub(crate) fn session(&mut self) -> Uuid {
+        self.sessions += 1;
+        self.ids
+            .derive(Kind::Session, self.owner, self.day, self.sessions)
+    }
+
+    pub(crate) fn incident(&mut self) -> Uuid {
+        self.incidents += 1;
+        self.ids
+            .derive(Kind::Incident, self.owner, self.day, self.incidents)
+    }
+
+    /// Stable across days: the same people use the product all month.
+    pub(crate) fn person(&self, kind: Kind, n: u32) -> Uuid {
+        self.ids.derive(kind, self.owner, 0, n)
+    }
 }

@@ -1,9 +1,8 @@
 //! Hourly samples of the platform's resources: Redis filling up steadily (the thing that breaks
 //! first), the rest comfortable with a daily rhythm and one past peak each.
 
-use crate::ids::{rng, Ids, Stream, PLATFORM_OWNER};
+use crate::ids::{rng, Ids, Out, Stream, PLATFORM_OWNER};
 use crate::timeline::Timeline;
-use crate::traffic::Out;
 use crate::WINDOW_DAYS;
 use chrono::{Duration, Timelike};
 use ops_events::Event;

@@ -9,6 +9,7 @@
 //! Nothing here does I/O: the server's CLI feeds [`DemoWorld::events_by_day`] through its own
 //! ingestion path, one day at a time.
 
+mod catalog;
 mod console;
 mod day;
 mod ids;

@@ -77,7 +77,11 @@ pub(crate) fn profiles(world: &DemoWorld, tl: &Timeline) -> Vec<Profile> {
                     model_weights = [0.03, 0.95, 0.02, 0.0];
                     policy_weights = [0.8, 0.1, 0.1];
                 }
-                Archetype::Abuser => policy_weights = [0.0, 0.85, 0.15],
+                Archetype::Abuser => {
+                    policy_weights = [0.0, 0.85, 0.15];
+                    // Volume on the cheapest models: abuse, not the one negative margin.
+                    model_weights = [0.8, 0.0, 0.0, 0.2];
+                }
                 Archetype::SilentChurner => base_rate = base_rate.max(2.0),
                 _ => {}
             }

@@ -145,14 +145,14 @@ pub(crate) fn build(seed: u64, ends_at: chrono::DateTime<chrono::Utc>) -> DemoWo
     }
 }
 
-/// Where a tenant found the product; drawn from the tenant's own stream so it is stable.
+/// Where a tenant found the product; its own stream, so that it needs no field on the tenant.
 pub(crate) fn source_for(seed: u64, index: usize) -> &'static str {
-    let mut r = rng(seed, Stream::Roster, index as u64, 1);
-    let weights: Vec<f64> = SOURCES.iter().map(|s| s.1).collect();
+    // acme-ai is the spec's example profile: found on HN.
     if ROSTER.get(index).map(|e| e.0) == Some("acme-ai") {
         return "Organic (HN)";
     }
-    SOURCES[pick_weighted(&mut r, &weights)].0
+    let mut r = rng(seed, Stream::Roster, index as u64, 1);
+    SOURCES[pick_weighted(&mut r, &SOURCES.map(|s| s.1))].0
 }
 
 fn plan_for(r: &mut impl Rng, name: &str, archetype: Archetype) -> usize {

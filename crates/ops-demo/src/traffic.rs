@@ -1,17 +1,16 @@
 //! What a tenant's users do through the API: calls, the LLM calls behind them, failures,
 //! policy evaluations, and the incidents and blocks that some calls end in.
 
-use crate::ids::{pick_weighted, Ids, Kind};
+use crate::catalog::{Model, ENDPOINTS, MODELS};
+use crate::day::{Force, TenantDay};
+use crate::ids::{pick_weighted, Kind};
 use crate::incidents::{self, Circumstances, CONTENT_ACCURACY, POLICIES, REGRESSED_VERSION};
-use crate::profile::{expected_calls, Profile};
-use crate::timeline::Timeline;
-use crate::{Archetype, DemoTenant};
+use crate::profile::expected_calls;
+use crate::Archetype;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use ops_events::Event;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
-use std::collections::VecDeque;
 use uuid::Uuid;
 
 /// Everything a call causes happens within this long after it, so that a call placed this
@@ -19,144 +18,6 @@ use uuid::Uuid;
 const FOLLOW_ON_MS: i64 = 10_000;
 /// How many of a tenant's latest incidents its people pick from when they open the console.
 const REMEMBERED_INCIDENTS: usize = 60;
-
-pub(crate) struct Model {
-    pub name: &'static str,
-    /// Price per token in units of 1e-8 USD (so $0.15 per million is 15).
-    price_in: i64,
-    price_out: i64,
-    first_token_ms: (i32, i32),
-    ms_per_token: f64,
-    /// Relative propensity to produce an incident.
-    incident_factor: f64,
-}
-
-const MODELS: [Model; 4] = [
-    Model {
-        name: "gpt-4o-mini",
-        price_in: 15,
-        price_out: 60,
-        first_token_ms: (250, 900),
-        ms_per_token: 7.0,
-        incident_factor: 1.3,
-    },
-    Model {
-        name: "gpt-4o",
-        price_in: 250,
-        price_out: 1000,
-        first_token_ms: (400, 1500),
-        ms_per_token: 12.0,
-        incident_factor: 0.6,
-    },
-    Model {
-        name: "claude-3-haiku",
-        price_in: 25,
-        price_out: 125,
-        first_token_ms: (200, 700),
-        ms_per_token: 5.0,
-        incident_factor: 0.9,
-    },
-    Model {
-        name: "llama-3-70b",
-        price_in: 59,
-        price_out: 79,
-        first_token_ms: (150, 600),
-        ms_per_token: 4.0,
-        incident_factor: 1.2,
-    },
-];
-
-/// (path, method, goes to an LLM, weight)
-const ENDPOINTS: [(&str, &str, bool, f64); 6] = [
-    ("/v1/chat/completions", "POST", true, 0.72),
-    ("/v1/completions", "POST", true, 0.08),
-    ("/v1/guard/evaluate", "POST", false, 0.08),
-    ("/v1/incidents", "GET", false, 0.05),
-    ("/v1/models", "GET", false, 0.04),
-    ("/v1/usage", "GET", false, 0.03),
-];
-
-/// What a tenant carries from one day to the next.
-#[derive(Default)]
-pub(crate) struct TenantState {
-    /// Recent incidents with their creation time, oldest first, for views to refer to.
-    pub recent: VecDeque<(Uuid, DateTime<Utc>)>,
-    v12_dealt: usize,
-    pub exports: u32,
-}
-
-/// Numbers the ids that one tenant makes on one day.
-pub(crate) struct Out<'a> {
-    ids: Ids,
-    owner: u16,
-    day: u16,
-    events: u32,
-    sessions: u32,
-    incidents: u32,
-    pub buf: &'a mut Vec<Event>,
-}
-
-impl<'a> Out<'a> {
-    pub(crate) fn new(ids: Ids, owner: u16, day: u32, buf: &'a mut Vec<Event>) -> Self {
-        Out {
-            ids,
-            owner,
-            day: day as u16,
-            events: 0,
-            sessions: 0,
-            incidents: 0,
-            buf,
-        }
-    }
-
-    pub(crate) fn push(&mut self, event: Event) {
-        let id = self
-            .ids
-            .derive(Kind::Event, self.owner, self.day, self.events);
-        self.events += 1;
-        self.buf.push(event.id(id));
-    }
-
-    pub(crate) fn session(&mut self) -> Uuid {
-        self.sessions += 1;
-        self.ids
-            .derive(Kind::Session, self.owner, self.day, self.sessions)
-    }
-
-    fn incident(&mut self) -> Uuid {
-        self.incidents += 1;
-        self.ids
-            .derive(Kind::Incident, self.owner, self.day, self.incidents)
-    }
-
-    /// Stable across days: the same people use the product all month.
-    pub(crate) fn person(&self, kind: Kind, n: u32) -> Uuid {
-        self.ids.derive(kind, self.owner, 0, n)
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Force {
-    No,
-    /// The call reaches a model and ends in an incident (a first day's onboarding).
-    Incident,
-    /// As `Incident`, on CONTENT_ACCURACY (the regression's volume).
-    ContentAccuracy,
-}
-
-/// One tenant's one day.
-pub(crate) struct TenantDay<'a> {
-    pub tenant: &'a DemoTenant,
-    pub p: &'a Profile,
-    pub tl: &'a Timeline,
-    pub seed: u64,
-    pub day: u32,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-    pub rng: ChaCha8Rng,
-    pub state: &'a mut TenantState,
-    pub out: Out<'a>,
-}
 
 impl TenantDay<'_> {
     pub(crate) fn traffic(&mut self) {

@@ -18,17 +18,28 @@ pub struct Generated {
     by_tenant: HashMap<Uuid, Vec<Event>>,
 }
 
-/// Not on a round hour, so that day and hour boundaries are exercised.
+/// Not on a round hour, so that day and hour boundaries are exercised; `OPS_DEMO_TEST_END`
+/// (RFC 3339) checks another end.
 pub fn ends_at() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2025-12-20T09:47:13.250Z")
+    let end =
+        std::env::var("OPS_DEMO_TEST_END").unwrap_or_else(|_| "2025-12-20T09:47:13.250Z".into());
+    DateTime::parse_from_rfc3339(&end)
         .unwrap()
         .with_timezone(&Utc)
+}
+
+/// `DEFAULT_SEED`, or `OPS_DEMO_TEST_SEED` to check that another world keeps the properties.
+pub fn seed() -> u64 {
+    std::env::var("OPS_DEMO_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(DEFAULT_SEED)
 }
 
 pub fn generated() -> &'static Generated {
     static WORLD: OnceLock<Generated> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let world = ops_demo::tenants(DEFAULT_SEED, ends_at());
+        let world = ops_demo::tenants(seed(), ends_at());
         let chunks: Vec<Vec<Event>> = world.events_by_day().collect();
         let mut by_tenant: HashMap<Uuid, Vec<Event>> = HashMap::new();
         for e in chunks.iter().flatten() {

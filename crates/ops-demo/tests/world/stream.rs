@@ -1,15 +1,15 @@
 //! The stream as a whole: determinism, vocabulary, window, size, numeric bounds.
 
-use crate::{generated, meta_str};
+use crate::{generated, meta_str, seed};
 use chrono::{Duration, Timelike};
-use ops_demo::{tenants, DEFAULT_SEED, WINDOW_DAYS};
+use ops_demo::{tenants, WINDOW_DAYS};
 use ops_events::{EventType, PLATFORM_TENANT};
 use std::collections::{BTreeMap, HashSet};
 
 #[test]
 fn the_same_seed_and_end_give_the_same_bytes() {
     let g = generated();
-    let again = tenants(DEFAULT_SEED, g.end());
+    let again = tenants(seed(), g.end());
     assert_eq!(again, g.world);
     for (a, b) in again.events_by_day().zip(&g.chunks) {
         assert_eq!(
@@ -22,12 +22,9 @@ fn the_same_seed_and_end_give_the_same_bytes() {
 #[test]
 fn tenant_ids_depend_on_the_seed_only() {
     let g = generated();
-    let later = tenants(
-        DEFAULT_SEED,
-        g.end() + Duration::days(3) + Duration::minutes(7),
-    );
+    let later = tenants(seed(), g.end() + Duration::days(3) + Duration::minutes(7));
     assert_eq!(later.tenant_ids(), g.world.tenant_ids());
-    let other = tenants(DEFAULT_SEED + 1, g.end());
+    let other = tenants(seed() + 1, g.end());
     let ours: HashSet<_> = g.world.tenants.iter().map(|t| t.tenant_id).collect();
     assert!(other.tenants.iter().all(|t| !ours.contains(&t.tenant_id)));
 }
@@ -183,7 +180,7 @@ fn api_calls_carry_their_llm_calls_and_evaluations() {
 
 #[test]
 fn generation_time_in_this_profile() {
-    let world = tenants(DEFAULT_SEED, crate::ends_at());
+    let world = tenants(seed(), crate::ends_at());
     let started = std::time::Instant::now();
     let n: usize = world.events_by_day().map(|c| c.len()).sum();
     println!("generated {n} events in {:?}", started.elapsed());

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { expect, test } from '../pages/fixtures';
+
+// Runs first, against the release binary on a fresh, empty database (scripts/test loads the
+// demo world only after this file): the contract's ingestion and health parts, and the honest
+// empty state of the Events page.
+const ingestKey = process.env.E2E_INGEST_KEY ?? '';
+const apiToken = process.env.E2E_API_TOKEN ?? '';
+const tenant = randomUUID();
+
+function event(extra: Record<string, unknown> = {}) {
+  return {
+    event_id: randomUUID(),
+    tenant_id: tenant,
+    event_type: 'API_CALL_RECEIVED',
+    metadata: { endpoint: '/v1/guard', method: 'POST', status_code: 200 },
+    ...extra,
+  };
+}
+
+test.describe('@empty an empty database', () => {
+  test('the Events page says there are no events yet', async ({ loginPage, eventsPage }) => {
+    await loginPage.loginAsOperator();
+    await eventsPage.goto();
+    await expect(eventsPage.page.getByTestId('events-empty')).toContainText('No events yet');
+    await expect(eventsPage.page.getByText('No events in this window.')).toBeVisible();
+  });
+
+  test('health answers and the read API is empty', async ({ request }) => {
+    expect((await request.get('/healthz')).status()).toBe(200);
+    expect((await request.get('/readyz')).status()).toBe(200);
+    const list = await request.get('/api/v1/ops/events', { headers: { authorization: `Bearer ${apiToken}` } });
+    expect(list.status()).toBe(200);
+    const body = await list.json();
+    // Only the operator's own sign-in may be there.
+    expect(body.events.every((e: { event_type: string }) => e.event_type === 'LOGIN')).toBe(true);
+    expect((await request.get('/api/v1/ops/events')).status()).toBe(401);
+  });
+
+  test('ingestion follows the contract', async ({ request }) => {
+    const auth = { authorization: `Bearer ${ingestKey}` };
+    const batch = [event(), event(), event()];
+    const first = await request.post('/api/v1/ops/events', { headers: auth, data: batch });
+    expect(first.status()).toBe(200);
+    expect(await first.json()).toEqual({ accepted: 3, duplicates: 0 });
+
+    const again = await request.post('/api/v1/ops/events', { headers: auth, data: batch });
+    expect(await again.json()).toEqual({ accepted: 0, duplicates: 3 });
+
+    const ndjson = [event(), event()].map((e) => JSON.stringify(e)).join('\n');
+    const lines = await request.post('/api/v1/ops/events', {
+      headers: { ...auth, 'content-type': 'application/x-ndjson' },
+      data: ndjson,
+    });
+    expect(await lines.json()).toEqual({ accepted: 2, duplicates: 0 });
+
+    const bad = await request.post('/api/v1/ops/events', {
+      headers: auth,
+      data: [event(), event({ severity: 7 }), event({ event_type: 'NOPE' })],
+    });
+    expect(bad.status()).toBe(422);
+    const errors = (await bad.json()).errors;
+    expect(errors.map((e: { index: number; field: string }) => [e.index, e.field])).toEqual([
+      [1, 'severity'],
+      [2, 'event_type'],
+    ]);
+
+    expect((await request.post('/api/v1/ops/events', { data: [event()] })).status()).toBe(401);
+    const broken = await request.post('/api/v1/ops/events', {
+      headers: { ...auth, 'content-type': 'application/json' },
+      data: '{"tenant_id": ',
+    });
+    expect(broken.status()).toBe(400);
+    const tooMany = await request.post('/api/v1/ops/events', {
+      headers: auth,
+      data: Array.from({ length: 10_001 }, () => event()),
+    });
+    expect(tooMany.status()).toBe(413);
+
+    // Exactly the five good events are stored.
+    const list = await request.get(`/api/v1/ops/events?tenant_id=${tenant}&limit=100`, {
+      headers: { authorization: `Bearer ${apiToken}` },
+    });
+    expect((await list.json()).events).toHaveLength(5);
+  });
+});
