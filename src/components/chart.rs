@@ -22,34 +22,72 @@ pub fn HistogramChart(
             });
         }
     });
-    let caption = move || match histogram.get() {
-        None => "Loading…".to_owned(),
-        Some(Err(_)) => "The volume chart is unavailable.".to_owned(),
-        Some(Ok(h)) if h.total() == 0 => "No events in this window.".to_owned(),
-        Some(Ok(h)) => format!(
+    let caption_id = format!("{id}-caption");
+    // The caption waits for the data inside its own Suspense, so the server renders the real
+    // sentence; the chart's own element stays outside it.
+    view! {
+        <div id=id class="chart" data-testid=id role="img" aria-describedby=caption_id.clone()></div>
+        <Suspense fallback=|| view! { <p class="chart-caption muted">"Loading…"</p> }>
+            {
+                let caption_id = caption_id.clone();
+                move || {
+                    let caption_id = caption_id.clone();
+                    Suspend::new(async move {
+                        let text = caption(&histogram.await);
+                        view! { <p id=caption_id class="chart-caption muted">{text}</p> }
+                    })
+                }
+            }
+        </Suspense>
+    }
+}
+
+fn caption(histogram: &Result<EventHistogram, ServerFnError>) -> String {
+    match histogram {
+        Err(_) => "The volume chart is unavailable.".to_owned(),
+        Ok(h) if h.total() == 0 => "No events in this window.".to_owned(),
+        Ok(h) => format!(
             "{} events per {} by type, {} to {} UTC.",
-            h.total(),
+            thousands(h.total()),
             h.bucket,
             h.from.format("%b %d %H:%M"),
             h.to.format("%b %d %H:%M")
         ),
-    };
-    view! {
-        <div
-            id=id
-            class="chart"
-            data-testid=id
-            role="img"
-            aria-label=caption
-        ></div>
-        <p class="chart-caption muted">{caption}</p>
+    }
+}
+
+/// `16893` as `16,893`.
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_separated() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(16893), "16,893");
+        assert_eq!(super::thousands(-1234567), "-1,234,567");
     }
 }
 
 #[cfg(feature = "hydrate")]
 mod draw {
     use charming::component::{Axis, Grid, Legend};
-    use charming::element::{AxisType, Tooltip, Trigger};
+    use charming::element::{AxisType, Color, Tooltip, Trigger};
     use charming::series::Bar;
     use charming::{Chart, WasmRenderer};
     use wasm_bindgen::{JsCast, JsValue};
@@ -57,6 +95,12 @@ mod draw {
     use crate::model::events::EventHistogram;
 
     const ECHARTS_SRC: &str = "/vendor/echarts.min.js";
+
+    /// Fifteen colours that stay apart, one per event type (ECharts' default repeats after nine).
+    const PALETTE: [&str; 15] = [
+        "#4e79a7", "#e15759", "#f28e2b", "#59a14f", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
+        "#9c755f", "#bab0ac", "#1f3a5f", "#8cd17d", "#d37295", "#499894", "#86bcb6",
+    ];
 
     fn echarts_global() -> Option<JsValue> {
         let window = web_sys::window()?;
@@ -137,6 +181,7 @@ mod draw {
             .map(|b| b.format(format).to_string())
             .collect();
         let mut chart = Chart::new()
+            .color(PALETTE.iter().map(|c| Color::from(*c)).collect())
             .tooltip(Tooltip::new().trigger(Trigger::Axis))
             .legend(Legend::new().top(0))
             .grid(Grid::new().left(48).right(16).top(64).bottom(28))

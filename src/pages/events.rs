@@ -98,7 +98,8 @@ impl EventsParams {
     }
 }
 
-#[server(prefix = "/api/rpc")]
+// JSON arguments: the form encoding drops a nested filter whose fields are all empty.
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn list_events(
     filter: EventFilter,
     cursor: Option<String>,
@@ -117,7 +118,7 @@ pub async fn list_events(
     .map_err(session::db_error)
 }
 
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn events_volume(filter: EventFilter) -> Result<EventHistogram, ServerFnError> {
     use crate::server::{events_query, session};
     session::require_operator().await?;
