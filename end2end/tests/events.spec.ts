@@ -81,3 +81,20 @@ test.describe('events explorer', () => {
       .toBe(true);
   });
 });
+
+test.describe('chart loading', () => {
+  test('pages without charts do not load ECharts', async ({ page, loginPage }) => {
+    const requested: string[] = [];
+    page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+    await loginPage.loginAsOperator();
+    await page.goto('/customers');
+    await expect(page.getByRole('heading', { level: 1, name: 'Customer Intelligence' })).toBeVisible();
+    await page.waitForLoadState('networkidle');
+    expect(requested.filter((p) => p.includes('echarts'))).toEqual([]);
+    expect(await page.evaluate(() => 'echarts' in window)).toBe(false);
+
+    await page.goto('/events');
+    await expect(page.getByTestId('events-chart').locator('canvas').first()).toBeVisible();
+    expect(requested).toContain('/vendor/echarts.min.js');
+  });
+});

@@ -3,5 +3,6 @@
 
 pub mod auth;
 pub mod events;
+pub mod pulse;
 
 pub use ops_events::{Event, EventType, PLATFORM_TENANT};

@@ -1,0 +1,267 @@
+//! System Pulse: "Is my business healthy right now?" — the last 24 hours against the 24 hours
+//! before, and the state the spec derives from them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The derived state of the business, worst first.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SystemState {
+    Stable,
+    SilentDegradation,
+    ActiveFailure,
+}
+
+impl SystemState {
+    pub fn label(self) -> &'static str {
+        match self {
+            SystemState::Stable => "STABLE",
+            SystemState::SilentDegradation => "SILENT DEGRADATION",
+            SystemState::ActiveFailure => "ACTIVE FAILURE",
+        }
+    }
+}
+
+/// A count now, the count 24 hours earlier, and the change between them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct MetricDelta {
+    pub current: i64,
+    pub previous: i64,
+    /// `None` when `previous` is 0: a change against nothing is no signal.
+    pub delta_pct: Option<f64>,
+}
+
+impl MetricDelta {
+    pub fn new(current: i64, previous: i64) -> Self {
+        let delta_pct =
+            (previous != 0).then(|| round1((current - previous) as f64 / previous as f64 * 100.0));
+        MetricDelta {
+            current,
+            previous,
+            delta_pct,
+        }
+    }
+}
+
+/// One decimal, as the pages show percentages.
+pub fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+/// The contract's `metrics` object.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct PulseMetrics {
+    pub active_tenants: MetricDelta,
+    pub incidents: MetricDelta,
+    pub replays: MetricDelta,
+    pub exports: MetricDelta,
+    pub llm_failures: MetricDelta,
+    pub llm_calls: MetricDelta,
+}
+
+/// Counts over one 24-hour window.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct DayCounts {
+    pub active_tenants: i64,
+    pub incidents: i64,
+    pub replays: i64,
+    pub exports: i64,
+    pub llm_failures: i64,
+    pub llm_calls: i64,
+}
+
+impl DayCounts {
+    /// Failed LLM calls as a share of calls made; `None` without calls.
+    pub fn llm_failure_rate(&self) -> Option<f64> {
+        (self.llm_calls > 0).then(|| self.llm_failures as f64 / self.llm_calls as f64)
+    }
+}
+
+/// The most saturated resource in a window: its latest sample's `current / limit`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Saturation {
+    pub resource: String,
+    pub utilization: f64,
+}
+
+/// The answer of `GET /api/v1/ops/pulse` and of the pulse page.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Pulse {
+    pub as_of: DateTime<Utc>,
+    pub system_state: SystemState,
+    /// Every rule that holds, in plain sentences; empty when stable.
+    pub reasons: Vec<String>,
+    pub metrics: PulseMetrics,
+    /// `llm_failures / llm_calls` now and 24 hours earlier.
+    pub llm_failure_rate: Option<f64>,
+    pub previous_llm_failure_rate: Option<f64>,
+    pub infra_saturation: Option<Saturation>,
+    pub previous_infra_saturation: Option<Saturation>,
+    /// Eight 24-hour windows ending at `as_of`, newest first: `days[0]` is now, `days[1]` the
+    /// previous 24 hours, `days[7]` the same weekday last week.
+    pub days: Vec<DayCounts>,
+}
+
+/// The spec's alert thresholds (PIN-105, Module 1).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// Active tenants dropping by more than this many percent.
+    pub tenant_drop_pct: f64,
+    /// Incidents rising by more than this many percent.
+    pub incident_spike_pct: f64,
+    pub replay_drop_pct: f64,
+    pub export_drop_pct: f64,
+    /// Failed LLM calls above this share of calls.
+    pub llm_failure_rate: f64,
+    /// Any resource above this share of its limit.
+    pub infra_saturation: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            tenant_drop_pct: 20.0,
+            incident_spike_pct: 50.0,
+            replay_drop_pct: 30.0,
+            export_drop_pct: 40.0,
+            llm_failure_rate: 0.05,
+            infra_saturation: 0.80,
+        }
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// The spec's state rules, all of them evaluated, each that holds giving its reason.
+pub fn derive_state(
+    metrics: &PulseMetrics,
+    llm_failure_rate: Option<f64>,
+    saturation: Option<&Saturation>,
+    t: &Thresholds,
+) -> (SystemState, Vec<String>) {
+    let mut state = SystemState::Stable;
+    let mut reasons = Vec::new();
+    if let Some(rate) = llm_failure_rate.filter(|r| *r > t.llm_failure_rate) {
+        state = state.max(SystemState::ActiveFailure);
+        reasons.push(format!(
+            "LLM calls failing at {} (threshold {})",
+            pct(rate),
+            pct(t.llm_failure_rate)
+        ));
+    }
+    if let Some(s) = saturation.filter(|s| s.utilization > t.infra_saturation) {
+        state = state.max(SystemState::ActiveFailure);
+        reasons.push(format!(
+            "{} at {} of its limit (threshold {})",
+            s.resource,
+            pct(s.utilization),
+            pct(t.infra_saturation)
+        ));
+    }
+    for (name, metric, limit) in [
+        ("Replays", metrics.replays, t.replay_drop_pct),
+        ("Exports", metrics.exports, t.export_drop_pct),
+    ] {
+        if let Some(delta) = metric.delta_pct.filter(|d| *d < -limit) {
+            state = state.max(SystemState::SilentDegradation);
+            reasons.push(format!(
+                "{name} down {:.0}% vs previous 24 h ({} → {})",
+                -delta, metric.previous, metric.current
+            ));
+        }
+    }
+    (state, reasons)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(replays: (i64, i64), exports: (i64, i64)) -> PulseMetrics {
+        let flat = MetricDelta::new(10, 10);
+        PulseMetrics {
+            active_tenants: flat,
+            incidents: flat,
+            replays: MetricDelta::new(replays.0, replays.1),
+            exports: MetricDelta::new(exports.0, exports.1),
+            llm_failures: flat,
+            llm_calls: flat,
+        }
+    }
+
+    #[test]
+    fn a_delta_against_nothing_is_no_signal() {
+        assert_eq!(MetricDelta::new(5, 0).delta_pct, None);
+        assert_eq!(MetricDelta::new(0, 0).delta_pct, None);
+        assert_eq!(MetricDelta::new(55, 100).delta_pct, Some(-45.0));
+        assert_eq!(MetricDelta::new(3, 2).delta_pct, Some(50.0));
+        assert_eq!(MetricDelta::new(1, 3).delta_pct, Some(-66.7));
+    }
+
+    #[test]
+    fn stable_when_no_rule_holds() {
+        let (state, reasons) = derive_state(
+            &metrics((10, 10), (10, 10)),
+            Some(0.05),
+            None,
+            &Thresholds::default(),
+        );
+        assert_eq!((state, reasons.len()), (SystemState::Stable, 0));
+    }
+
+    #[test]
+    fn every_rule_that_holds_gives_a_reason_and_the_worst_state_wins() {
+        let saturation = Saturation {
+            resource: "redis".into(),
+            utilization: 0.84,
+        };
+        let (state, reasons) = derive_state(
+            &metrics((7, 10), (55, 100)),
+            Some(0.062),
+            Some(&saturation),
+            &Thresholds::default(),
+        );
+        assert_eq!(state, SystemState::ActiveFailure);
+        assert_eq!(
+            reasons,
+            vec![
+                "LLM calls failing at 6.2% (threshold 5.0%)".to_owned(),
+                "redis at 84.0% of its limit (threshold 80.0%)".to_owned(),
+                "Exports down 45% vs previous 24 h (100 → 55)".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn drops_beyond_the_thresholds_are_silent_degradation() {
+        let (state, reasons) = derive_state(
+            &metrics((6, 10), (10, 10)),
+            None,
+            None,
+            &Thresholds::default(),
+        );
+        assert_eq!(state, SystemState::SilentDegradation);
+        assert_eq!(
+            reasons,
+            vec!["Replays down 40% vs previous 24 h (10 → 6)".to_owned()]
+        );
+        // Exactly at the threshold is not beyond it; from zero is no signal.
+        let (state, _) = derive_state(
+            &metrics((7, 10), (0, 0)),
+            None,
+            None,
+            &Thresholds::default(),
+        );
+        assert_eq!(state, SystemState::Stable);
+        let (state, _) = derive_state(
+            &metrics((0, 0), (60, 100)),
+            None,
+            None,
+            &Thresholds::default(),
+        );
+        assert_eq!(state, SystemState::Stable);
+    }
+}
