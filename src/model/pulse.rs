@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The derived state of the business, worst first.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum SystemState {
     Stable,
     SilentDegradation,
@@ -25,6 +26,7 @@ impl SystemState {
 
 /// A count now, the count 24 hours earlier, and the change between them.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MetricDelta {
     pub current: i64,
     pub previous: i64,
@@ -51,6 +53,7 @@ pub fn round1(x: f64) -> f64 {
 
 /// The contract's `metrics` object.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PulseMetrics {
     pub active_tenants: MetricDelta,
     pub incidents: MetricDelta,
@@ -62,6 +65,7 @@ pub struct PulseMetrics {
 
 /// Counts over one 24-hour window.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DayCounts {
     pub active_tenants: i64,
     pub incidents: i64,
@@ -80,6 +84,7 @@ impl DayCounts {
 
 /// The most saturated resource in a window: its latest sample's `current / limit`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Saturation {
     pub resource: String,
     pub utilization: f64,
@@ -87,6 +92,7 @@ pub struct Saturation {
 
 /// The answer of `GET /api/v1/ops/pulse` and of the pulse page.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Pulse {
     pub as_of: DateTime<Utc>,
     pub system_state: SystemState,

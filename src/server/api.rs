@@ -17,6 +17,7 @@ use super::ingest::{self, DecodeError, FieldError, Framing, IngestOutcome};
 use super::state::AppState;
 use super::{auth, events_query};
 use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::model::pulse::{Pulse, Thresholds};
 use crate::model::{Event, EventType};
 
 pub fn routes() -> Router<AppState> {
@@ -25,13 +26,14 @@ pub fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/ops/events", post(ingest_events).get(list_events))
+        .route("/api/v1/ops/pulse", get(get_pulse))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
-    paths(ingest_events, list_events, healthz, readyz),
-    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse)),
+    paths(ingest_events, list_events, get_pulse, healthz, readyz),
+    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -268,4 +270,49 @@ async fn list_events(
     let (filter, cursor, limit) = parse_filter(&params)?;
     let page = events_query::page(&state.pool, &filter, cursor, limit).await?;
     Ok(Json(page.into()))
+}
+
+/// The moment an answer is for: `as_of` when given (a past moment), else now. Any other
+/// parameter is refused by name.
+pub fn parse_as_of(params: &HashMap<String, String>) -> Result<DateTime<Utc>, ApiError> {
+    if let Some(unknown) = params.keys().find(|k| k.as_str() != "as_of") {
+        return Err(ApiError::BadRequest(format!(
+            "unknown parameter {unknown:?}"
+        )));
+    }
+    match params
+        .get("as_of")
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+    {
+        None => Ok(Utc::now()),
+        Some(v) => DateTime::parse_from_rfc3339(v)
+            .map(|t| t.with_timezone(&Utc).min(Utc::now()))
+            .map_err(|_| ApiError::BadRequest("parameter as_of: must be an RFC 3339 time".into())),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[allow(dead_code)]
+struct AsOfParams {
+    /// RFC 3339: the answer as the console would have given it at that moment
+    as_of: Option<String>,
+}
+
+/// System Pulse: the last 24 hours against the 24 hours before, and the derived state.
+#[utoipa::path(get, path = "/api/v1/ops/pulse", params(AsOfParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the pulse", body = Pulse),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn get_pulse(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Pulse>, ApiError> {
+    let as_of = parse_as_of(&params)?;
+    Ok(Json(
+        super::pulse::pulse(&state.pool, as_of, &Thresholds::default()).await?,
+    ))
 }

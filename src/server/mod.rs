@@ -9,5 +9,6 @@ pub mod error;
 pub mod events_query;
 pub mod http;
 pub mod ingest;
+pub mod pulse;
 pub mod session;
 pub mod state;

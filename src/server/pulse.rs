@@ -1,0 +1,123 @@
+//! System Pulse from the stream: eight 24-hour windows ending at `as_of`, the latest infra
+//! samples, and the state the spec derives from them.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{PgPool, Row};
+
+use crate::model::pulse::{
+    derive_state, DayCounts, MetricDelta, Pulse, PulseMetrics, Saturation, Thresholds,
+};
+
+/// Events made in this console (replays, exports, sign-ins marked `source = operator`) and
+/// platform events are not customer behaviour and count in no metric.
+macro_rules! customer_event {
+    () => {
+        "tenant_id <> '00000000-0000-0000-0000-000000000000' \
+         AND coalesce(metadata->>'source', '') <> 'operator'"
+    };
+}
+
+/// Counts per 24-hour window: window `d` holds `(as_of - (d+1)·24h, as_of - d·24h]`.
+pub async fn day_counts(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    days: i32,
+) -> Result<Vec<DayCounts>, sqlx::Error> {
+    let sql = concat!(
+        "SELECT floor(extract(epoch FROM ($1 - timestamp)) / 86400)::int AS day, \
+                count(DISTINCT tenant_id) AS active_tenants, \
+                count(*) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS incidents, \
+                count(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS replays, \
+                count(*) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS exports, \
+                count(*) FILTER (WHERE event_type = 'LLM_CALL_FAILED') AS llm_failures, \
+                count(*) FILTER (WHERE event_type = 'LLM_CALL_MADE') AS llm_calls \
+         FROM ops_events \
+         WHERE timestamp > $1 - make_interval(days => $2) AND timestamp <= $1 AND ",
+        customer_event!(),
+        " GROUP BY 1"
+    );
+    let rows = sqlx::query(sql)
+        .bind(as_of)
+        .bind(days)
+        .fetch_all(pool)
+        .await?;
+    let mut counts = vec![DayCounts::default(); days as usize];
+    for row in rows {
+        let day: i32 = row.try_get("day")?;
+        if let Some(slot) = counts.get_mut(day as usize) {
+            *slot = DayCounts {
+                active_tenants: row.try_get("active_tenants")?,
+                incidents: row.try_get("incidents")?,
+                replays: row.try_get("replays")?,
+                exports: row.try_get("exports")?,
+                llm_failures: row.try_get("llm_failures")?,
+                llm_calls: row.try_get("llm_calls")?,
+            };
+        }
+    }
+    Ok(counts)
+}
+
+/// The most saturated resource by its latest sample in `(to - 24h, to]`.
+pub async fn saturation(
+    pool: &PgPool,
+    to: DateTime<Utc>,
+) -> Result<Option<Saturation>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT resource, utilization FROM ( \
+             SELECT DISTINCT ON (metadata->>'resource') metadata->>'resource' AS resource, \
+                    (metadata->>'current')::float8 / nullif((metadata->>'limit')::float8, 0) AS utilization \
+             FROM ops_events \
+             WHERE event_type = 'INFRA_LIMIT_HIT' AND timestamp > $1 - interval '24 hours' AND timestamp <= $1 \
+               AND jsonb_typeof(metadata->'current') = 'number' AND jsonb_typeof(metadata->'limit') = 'number' \
+             ORDER BY metadata->>'resource', timestamp DESC) latest \
+         WHERE utilization IS NOT NULL \
+         ORDER BY utilization DESC, resource LIMIT 1",
+    )
+    .bind(to)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(Saturation {
+            resource: row.try_get("resource")?,
+            utilization: row.try_get("utilization")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn pulse(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    thresholds: &Thresholds,
+) -> Result<Pulse, sqlx::Error> {
+    let days = day_counts(pool, as_of, 8).await?;
+    let (now, before) = (days[0], days[1]);
+    let metrics = PulseMetrics {
+        active_tenants: MetricDelta::new(now.active_tenants, before.active_tenants),
+        incidents: MetricDelta::new(now.incidents, before.incidents),
+        replays: MetricDelta::new(now.replays, before.replays),
+        exports: MetricDelta::new(now.exports, before.exports),
+        llm_failures: MetricDelta::new(now.llm_failures, before.llm_failures),
+        llm_calls: MetricDelta::new(now.llm_calls, before.llm_calls),
+    };
+    let infra_saturation = saturation(pool, as_of).await?;
+    let previous_infra_saturation = saturation(pool, as_of - Duration::hours(24)).await?;
+    let (system_state, reasons) = derive_state(
+        &metrics,
+        now.llm_failure_rate(),
+        infra_saturation.as_ref(),
+        thresholds,
+    );
+    Ok(Pulse {
+        as_of,
+        system_state,
+        reasons,
+        metrics,
+        llm_failure_rate: now.llm_failure_rate(),
+        previous_llm_failure_rate: before.llm_failure_rate(),
+        infra_saturation,
+        previous_infra_saturation,
+        days,
+    })
+}
