@@ -11,6 +11,7 @@ use crate::pages::events::EventsPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_built::NotBuilt;
 use crate::pages::not_found::NotFound;
+use crate::pages::pulse::PulsePage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -93,7 +94,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <NotFound /> }>
                 <Route path=path!("/login") view=LoginPage />
                 <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view=|| view! { <NotBuilt tab=TABS[0] /> } />
+                    <Route path=path!("") view=PulsePage />
                     <Route path=path!("customers") view=|| view! { <NotBuilt tab=TABS[1] /> } />
                     <Route path=path!("incidents") view=|| view! { <NotBuilt tab=TABS[2] /> } />
                     <Route path=path!("stickiness") view=|| view! { <NotBuilt tab=TABS[3] /> } />

@@ -85,10 +85,13 @@ mod tests {
 }
 
 #[cfg(feature = "hydrate")]
+pub use draw::sparkline;
+
+#[cfg(feature = "hydrate")]
 mod draw {
     use charming::component::{Axis, Grid, Legend};
     use charming::element::{AxisType, Color, Tooltip, Trigger};
-    use charming::series::Bar;
+    use charming::series::{Bar, Line};
     use charming::{Chart, WasmRenderer};
     use wasm_bindgen::{JsCast, JsValue};
 
@@ -201,6 +204,32 @@ mod draw {
             .map(|e| e.client_width().max(320) as u32)
             .unwrap_or(800);
         WasmRenderer::new(width, 320)
+            .render(id, &chart)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// A small line of the last seven days, without axes: the shape is the message.
+    pub async fn sparkline(id: &str, values: &[f64]) -> Result<(), String> {
+        ensure_echarts().await?;
+        dispose(id);
+        let chart = Chart::new()
+            .color(vec![Color::from(PALETTE[0])])
+            .grid(Grid::new().left(2).right(2).top(4).bottom(4))
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Category)
+                    .show(false)
+                    .data((0..values.len()).map(|i| i.to_string()).collect()),
+            )
+            .y_axis(Axis::new().type_(AxisType::Value).show(false))
+            .series(Line::new().data(values.to_vec()).show_symbol(false));
+        let width = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .map(|e| e.client_width().max(120) as u32)
+            .unwrap_or(200);
+        WasmRenderer::new(width, 44)
             .render(id, &chart)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))

@@ -271,3 +271,226 @@ mod tests {
         assert_eq!(state, SystemState::Stable);
     }
 }
+
+/// The six cards of the pulse page, as the founder reads them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Card {
+    pub key: String,
+    pub title: String,
+    pub value: String,
+    pub previous: String,
+    /// Change against the previous 24 hours, in percent; `None` when there is nothing to
+    /// compare with.
+    pub delta_pct: Option<f64>,
+    /// The spec's alert threshold in words.
+    pub threshold: String,
+    pub crossed: bool,
+    /// Whether a rise is good news (tenants, replays, exports) or bad (incidents, failures).
+    pub rise_is_good: bool,
+    /// The same 24 hours one week earlier.
+    pub last_week: String,
+    /// The last seven 24-hour windows, oldest first.
+    pub spark: Vec<f64>,
+}
+
+pub const CARD_KEYS: [&str; 6] = [
+    "active_tenants",
+    "incidents",
+    "replays",
+    "exports",
+    "llm_failures",
+    "infra",
+];
+
+fn rate_text(rate: Option<f64>) -> String {
+    rate.map(|r| format!("{:.1}%", r * 100.0))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// Builds the cards from a pulse; every number comes from `pulse` itself.
+pub fn cards(p: &Pulse, t: &Thresholds) -> Vec<Card> {
+    let week =
+        |f: fn(&DayCounts) -> f64| -> Vec<f64> { p.days.iter().take(7).rev().map(f).collect() };
+    let last_week = |f: fn(&DayCounts) -> i64| {
+        p.days
+            .get(7)
+            .map(|d| f(d).to_string())
+            .unwrap_or_else(|| "—".into())
+    };
+    let count_card = |key: &str,
+                      title: &str,
+                      m: MetricDelta,
+                      threshold: String,
+                      crossed: bool,
+                      f: fn(&DayCounts) -> i64,
+                      g: fn(&DayCounts) -> f64| Card {
+        key: key.into(),
+        title: title.into(),
+        value: m.current.to_string(),
+        previous: m.previous.to_string(),
+        delta_pct: m.delta_pct,
+        rise_is_good: key != "incidents",
+        threshold,
+        crossed,
+        last_week: last_week(f),
+        spark: week(g),
+    };
+    let m = &p.metrics;
+    let below = |d: Option<f64>, limit: f64| d.is_some_and(|d| d < -limit);
+    let rate_delta = match (p.llm_failure_rate, p.previous_llm_failure_rate) {
+        (Some(now), Some(before)) if before > 0.0 => Some(round1((now - before) / before * 100.0)),
+        _ => None,
+    };
+    let utilization = p.infra_saturation.as_ref().map(|s| s.utilization);
+    let previous_utilization = p.previous_infra_saturation.as_ref().map(|s| s.utilization);
+    vec![
+        count_card(
+            "active_tenants",
+            "Active tenants",
+            m.active_tenants,
+            format!("Drop > {:.0}%", t.tenant_drop_pct),
+            below(m.active_tenants.delta_pct, t.tenant_drop_pct),
+            |d| d.active_tenants,
+            |d| d.active_tenants as f64,
+        ),
+        count_card(
+            "incidents",
+            "Incidents",
+            m.incidents,
+            format!("Spike > {:.0}%", t.incident_spike_pct),
+            m.incidents
+                .delta_pct
+                .is_some_and(|d| d > t.incident_spike_pct),
+            |d| d.incidents,
+            |d| d.incidents as f64,
+        ),
+        count_card(
+            "replays",
+            "Replays",
+            m.replays,
+            format!("Drop > {:.0}%", t.replay_drop_pct),
+            below(m.replays.delta_pct, t.replay_drop_pct),
+            |d| d.replays,
+            |d| d.replays as f64,
+        ),
+        count_card(
+            "exports",
+            "Exports",
+            m.exports,
+            format!("Drop > {:.0}%", t.export_drop_pct),
+            below(m.exports.delta_pct, t.export_drop_pct),
+            |d| d.exports,
+            |d| d.exports as f64,
+        ),
+        Card {
+            key: "llm_failures".into(),
+            title: "Failed LLM calls".into(),
+            value: rate_text(p.llm_failure_rate),
+            previous: rate_text(p.previous_llm_failure_rate),
+            delta_pct: rate_delta,
+            threshold: format!("> {:.0}% of calls", t.llm_failure_rate * 100.0),
+            crossed: p.llm_failure_rate.is_some_and(|r| r > t.llm_failure_rate),
+            rise_is_good: false,
+            last_week: rate_text(p.days.get(7).and_then(DayCounts::llm_failure_rate)),
+            spark: week(|d| d.llm_failure_rate().map(|r| r * 100.0).unwrap_or(0.0)),
+        },
+        Card {
+            key: "infra".into(),
+            title: "Infra saturation".into(),
+            value: match &p.infra_saturation {
+                Some(s) => format!("{:.0}% {}", s.utilization * 100.0, s.resource),
+                None => "—".into(),
+            },
+            previous: previous_utilization
+                .map(|u| format!("{:.0}%", u * 100.0))
+                .unwrap_or_else(|| "—".into()),
+            delta_pct: match (utilization, previous_utilization) {
+                (Some(now), Some(before)) if before > 0.0 => {
+                    Some(round1((now - before) / before * 100.0))
+                }
+                _ => None,
+            },
+            threshold: format!("Any > {:.0}%", t.infra_saturation * 100.0),
+            crossed: utilization.is_some_and(|u| u > t.infra_saturation),
+            rise_is_good: false,
+            last_week: "—".into(),
+            spark: Vec::new(),
+        },
+    ]
+}
+
+#[cfg(test)]
+mod card_tests {
+    use super::*;
+
+    #[test]
+    fn cards_read_the_pulse_and_mark_crossed_thresholds() {
+        let days: Vec<DayCounts> = (0..8)
+            .map(|i| DayCounts {
+                active_tenants: 10 - i,
+                incidents: 3,
+                replays: if i == 0 { 2 } else { 10 },
+                exports: 5,
+                llm_failures: 1,
+                llm_calls: 10,
+            })
+            .collect();
+        let metrics = PulseMetrics {
+            active_tenants: MetricDelta::new(10, 9),
+            incidents: MetricDelta::new(3, 3),
+            replays: MetricDelta::new(2, 10),
+            exports: MetricDelta::new(5, 5),
+            llm_failures: MetricDelta::new(1, 1),
+            llm_calls: MetricDelta::new(10, 10),
+        };
+        let pulse = Pulse {
+            as_of: chrono::DateTime::UNIX_EPOCH,
+            system_state: SystemState::ActiveFailure,
+            reasons: vec![],
+            metrics,
+            llm_failure_rate: Some(0.1),
+            previous_llm_failure_rate: Some(0.1),
+            infra_saturation: Some(Saturation {
+                resource: "redis".into(),
+                utilization: 0.81,
+            }),
+            previous_infra_saturation: None,
+            days,
+        };
+        let cards = cards(&pulse, &Thresholds::default());
+        assert_eq!(
+            cards.iter().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            CARD_KEYS
+        );
+        let replays = &cards[2];
+        assert_eq!(
+            (
+                replays.value.as_str(),
+                replays.previous.as_str(),
+                replays.delta_pct
+            ),
+            ("2", "10", Some(-80.0))
+        );
+        assert!(replays.crossed);
+        assert!(replays.rise_is_good && !cards[1].rise_is_good && !cards[4].rise_is_good);
+        assert_eq!(replays.spark, vec![10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 2.0]);
+        assert_eq!(cards[0].last_week, "3", "active tenants 7 days earlier");
+        assert!(!cards[0].crossed, "tenants grew");
+        assert_eq!(
+            (
+                cards[4].value.as_str(),
+                cards[4].crossed,
+                cards[4].delta_pct
+            ),
+            ("10.0%", true, Some(0.0))
+        );
+        assert_eq!(
+            (
+                cards[5].value.as_str(),
+                cards[5].crossed,
+                cards[5].delta_pct
+            ),
+            ("81% redis", true, None)
+        );
+    }
+}

@@ -4,3 +4,4 @@ pub mod events;
 pub mod login;
 pub mod not_built;
 pub mod not_found;
+pub mod pulse;

@@ -1,0 +1,194 @@
+//! System Pulse: "Is my business healthy right now?"
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::components::async_view::async_view;
+use crate::model::pulse::{Card, Pulse, SystemState, CARD_KEYS};
+
+/// What the page shows: the pulse and its cards.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PulseView {
+    pub pulse: Pulse,
+    pub cards: Vec<Card>,
+}
+
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, ServerFnError> {
+    use crate::model::pulse::{cards, Thresholds};
+    use crate::server::{pulse, session};
+    session::require_operator().await?;
+    let state = session::state()?;
+    let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    let thresholds = Thresholds::default();
+    let pulse = pulse::pulse(&state.pool, as_of, &thresholds)
+        .await
+        .map_err(session::db_error)?;
+    let cards = cards(&pulse, &thresholds);
+    Ok(PulseView { pulse, cards })
+}
+
+/// `as_of` from the address: RFC 3339 or the `datetime-local` form, read as UTC.
+fn as_of_param(text: Option<String>) -> Option<DateTime<Utc>> {
+    let text = text.filter(|t| !t.is_empty())?;
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
+                .ok()
+                .map(|t| t.and_utc())
+        })
+}
+
+#[component]
+pub fn PulsePage() -> impl IntoView {
+    let query = use_query_map();
+    let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
+    let view_data = Resource::new(move || as_of.get(), load_pulse);
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(Ok(data)) = view_data.get() {
+            leptos::task::spawn_local(async move {
+                for card in data.cards.iter().filter(|c| !c.spark.is_empty()) {
+                    let id = format!("spark-{}", card.key);
+                    if let Err(e) = crate::components::chart::sparkline(&id, &card.spark).await {
+                        leptos::logging::error!("sparkline {id}: {e}");
+                    }
+                }
+            });
+        }
+    });
+
+    view! {
+        <Title text="System Pulse" />
+        <header class="page-header with-tools">
+            <div>
+                <h1>"System Pulse"</h1>
+                <p class="question">"Is my business healthy right now?"</p>
+            </div>
+            <TimeTravel as_of />
+        </header>
+        {async_view(
+            move || async move { view_data.await },
+            |data| view! { <StatusBadge pulse=data.pulse /> },
+        )}
+        <section class="metric-grid" aria-label="Last 24 hours against the 24 hours before">
+            {CARD_KEYS
+                .iter()
+                .map(|key| view! { <MetricCard key data=view_data /> })
+                .collect_view()}
+        </section>
+        <nav class="card quick-links" aria-label="Next steps">
+            <a href="/customers" class="button">"View Customers"</a>
+            <a href="/incidents" class="button">"View Incidents"</a>
+            <a href="/infra" class="button">"Infra & Limits"</a>
+            <a href="/replay" class="button">"Replay Lab"</a>
+        </nav>
+    }
+}
+
+/// Shows the page as it was at a past moment.
+#[component]
+fn TimeTravel(as_of: Memo<Option<DateTime<Utc>>>) -> impl IntoView {
+    let value = move || {
+        as_of
+            .get()
+            .map(|t| t.format("%Y-%m-%dT%H:%M").to_string())
+            .unwrap_or_default()
+    };
+    view! {
+        <Form method="GET" action="" attr:class="time-travel">
+            <label>
+                "As of (UTC)"
+                <input type="datetime-local" name="as_of" value=value />
+            </label>
+            <button type="submit" class="button">"Show"</button>
+            <a href="/" class="button subtle" class:hidden=move || as_of.get().is_none()>"Now"</a>
+        </Form>
+    }
+}
+
+#[component]
+fn StatusBadge(pulse: Pulse) -> impl IntoView {
+    let class = match pulse.system_state {
+        SystemState::Stable => "status ok",
+        SystemState::SilentDegradation => "status warn",
+        SystemState::ActiveFailure => "status bad",
+    };
+    let when = format!("as of {} UTC", pulse.as_of.format("%b %d, %H:%M"));
+    view! {
+        <section class=format!("card {class}") data-testid="system-state" aria-live="polite">
+            <p class="status-line">
+                "STATUS: " <strong data-testid="system-state-label">{pulse.system_state.label()}</strong>
+                <span class="muted">" · " {when}</span>
+            </p>
+            {if pulse.reasons.is_empty() {
+                view! { <p class="muted">"No alert rule holds: failures, saturation, replays and exports are within their thresholds."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="reasons" data-testid="reasons">
+                        {pulse.reasons.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}
+                    </ul>
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}
+
+/// One metric: now, before, the change, its threshold, last week and a 7-day sparkline. The
+/// sparkline's element sits outside the Suspense so the drawn chart is never replaced.
+#[component]
+fn MetricCard(
+    key: &'static str,
+    data: Resource<Result<PulseView, ServerFnError>>,
+) -> impl IntoView {
+    let card = move || async move {
+        data.await.and_then(|d| {
+            d.cards
+                .into_iter()
+                .find(|c| c.key == key)
+                .ok_or_else(|| ServerFnError::new("missing card"))
+        })
+    };
+    view! {
+        <article class="card metric" data-testid=format!("card-{key}")>
+            {async_view(card, |c: Card| {
+                let good = |rising: bool| if rising == c.rise_is_good { "good" } else { "bad" };
+                let (arrow, tone) = match c.delta_pct {
+                    Some(d) if d > 0.0 => ("▲", good(true)),
+                    Some(d) if d < 0.0 => ("▼", good(false)),
+                    Some(_) => ("■", "flat"),
+                    None => ("", "flat"),
+                };
+                let delta = c
+                    .delta_pct
+                    .map(|d| format!("{arrow} {d:+.1}%"))
+                    .unwrap_or_else(|| "no earlier data".to_owned());
+                view! {
+                    <h2>{c.title}</h2>
+                    <p class="metric-value" data-testid="metric-value">{c.value}</p>
+                    <p class=format!("metric-delta {tone}")>{delta}</p>
+                    <dl class="metric-facts">
+                        <dt>"Previous 24 h"</dt>
+                        <dd>{c.previous}</dd>
+                        <dt>"Same day last week"</dt>
+                        <dd>{c.last_week}</dd>
+                        <dt>"Alert"</dt>
+                        <dd class:crossed=c.crossed>
+                            {c.threshold}
+                            {if c.crossed { " — crossed" } else { " — ok" }}
+                        </dd>
+                    </dl>
+                }
+            })}
+            <div id=format!("spark-{key}") class="spark" aria-hidden="true"></div>
+        </article>
+    }
+}
