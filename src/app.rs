@@ -8,6 +8,7 @@ use leptos_router::path;
 
 use crate::components::async_view::async_view;
 use crate::pages::events::EventsPage;
+use crate::pages::infra::InfraPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_built::NotBuilt;
 use crate::pages::not_found::NotFound;
@@ -99,7 +100,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("incidents") view=|| view! { <NotBuilt tab=TABS[2] /> } />
                     <Route path=path!("stickiness") view=|| view! { <NotBuilt tab=TABS[3] /> } />
                     <Route path=path!("revenue") view=|| view! { <NotBuilt tab=TABS[4] /> } />
-                    <Route path=path!("infra") view=|| view! { <NotBuilt tab=TABS[5] /> } />
+                    <Route path=path!("infra") view=InfraPage />
                     <Route path=path!("replay") view=|| view! { <NotBuilt tab=TABS[6] /> } />
                     <Route path=path!("events") view=EventsPage />
                 </ParentRoute>

@@ -85,17 +85,18 @@ mod tests {
 }
 
 #[cfg(feature = "hydrate")]
-pub use draw::sparkline;
+pub use draw::{resource_trend, sparkline};
 
 #[cfg(feature = "hydrate")]
 mod draw {
     use charming::component::{Axis, Grid, Legend};
-    use charming::element::{AxisType, Color, Tooltip, Trigger};
+    use charming::element::{AxisType, Color, LineStyle, LineStyleType, Tooltip, Trigger};
     use charming::series::{Bar, Line};
     use charming::{Chart, WasmRenderer};
     use wasm_bindgen::{JsCast, JsValue};
 
     use crate::model::events::EventHistogram;
+    use crate::model::infra::{HourPoint, ResourceStatus};
 
     const ECHARTS_SRC: &str = "/vendor/echarts.min.js";
 
@@ -230,6 +231,60 @@ mod draw {
             .map(|e| e.client_width().max(120) as u32)
             .unwrap_or(200);
         WasmRenderer::new(width, 44)
+            .render(id, &chart)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    fn points(series: &[HourPoint], value: fn(&HourPoint) -> f64) -> Vec<Vec<f64>> {
+        series
+            .iter()
+            .map(|p| vec![p.at.timestamp_millis() as f64, value(p)])
+            .collect()
+    }
+
+    /// Seven days of hourly use, the limit, and the projected path for the next seven.
+    pub async fn resource_trend(id: &str, r: &ResourceStatus) -> Result<(), String> {
+        ensure_echarts().await?;
+        dispose(id);
+        let all: Vec<HourPoint> = r.hourly.iter().chain(&r.projection).copied().collect();
+        let chart = Chart::new()
+            .color(vec![
+                Color::from(PALETTE[0]),
+                Color::from(PALETTE[2]),
+                Color::from(PALETTE[1]),
+            ])
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new().top(0))
+            .grid(Grid::new().left(56).right(16).top(32).bottom(28))
+            .x_axis(Axis::new().type_(AxisType::Time))
+            .y_axis(Axis::new().type_(AxisType::Value))
+            .series(
+                Line::new()
+                    .name("used (hourly mean)")
+                    .show_symbol(false)
+                    .data(points(&r.hourly, |p| p.value)),
+            )
+            .series(
+                Line::new()
+                    .name("projected")
+                    .show_symbol(false)
+                    .line_style(LineStyle::new().type_(LineStyleType::Dashed))
+                    .data(points(&r.projection, |p| p.value)),
+            )
+            .series(
+                Line::new()
+                    .name("limit")
+                    .show_symbol(false)
+                    .line_style(LineStyle::new().type_(LineStyleType::Dotted))
+                    .data(points(&all, |p| p.limit)),
+            );
+        let width = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .map(|e| e.client_width().max(320) as u32)
+            .unwrap_or(600);
+        WasmRenderer::new(width, 220)
             .render(id, &chart)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod events;
+pub mod infra;
 pub mod pulse;
 
 pub use ops_events::{Event, EventType, PLATFORM_TENANT};

@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod events;
+pub mod infra;
 pub mod login;
 pub mod not_built;
 pub mod not_found;

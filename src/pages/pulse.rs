@@ -1,6 +1,8 @@
 //! System Pulse: "Is my business healthy right now?"
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
+
+use crate::pages::infra::as_of_param;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Form;
@@ -30,19 +32,6 @@ pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, Serve
         .map_err(session::db_error)?;
     let cards = cards(&pulse, &thresholds);
     Ok(PulseView { pulse, cards })
-}
-
-/// `as_of` from the address: RFC 3339 or the `datetime-local` form, read as UTC.
-fn as_of_param(text: Option<String>) -> Option<DateTime<Utc>> {
-    let text = text.filter(|t| !t.is_empty())?;
-    DateTime::parse_from_rfc3339(&text)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
-                .ok()
-                .map(|t| t.and_utc())
-        })
 }
 
 #[component]
@@ -95,7 +84,7 @@ pub fn PulsePage() -> impl IntoView {
 
 /// Shows the page as it was at a past moment.
 #[component]
-fn TimeTravel(as_of: Memo<Option<DateTime<Utc>>>) -> impl IntoView {
+pub fn TimeTravel(as_of: Memo<Option<DateTime<Utc>>>) -> impl IntoView {
     let value = move || {
         as_of
             .get()

@@ -17,6 +17,7 @@ use super::ingest::{self, DecodeError, FieldError, Framing, IngestOutcome};
 use super::state::AppState;
 use super::{auth, events_query};
 use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::model::infra::Infra;
 use crate::model::pulse::{Pulse, Thresholds};
 use crate::model::{Event, EventType};
 
@@ -27,13 +28,14 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/ops/events", post(ingest_events).get(list_events))
         .route("/api/v1/ops/pulse", get(get_pulse))
+        .route("/api/v1/ops/infra", get(get_infra))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
-    paths(ingest_events, list_events, get_pulse, healthz, readyz),
-    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse)),
+    paths(ingest_events, list_events, get_pulse, get_infra, healthz, readyz),
+    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -315,4 +317,20 @@ async fn get_pulse(
     Ok(Json(
         super::pulse::pulse(&state.pool, as_of, &Thresholds::default()).await?,
     ))
+}
+
+/// Infra & Limits: each resource's use, growth, projected exhaustion and peak.
+#[utoipa::path(get, path = "/api/v1/ops/infra", params(AsOfParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every resource that reported samples in the last 7 days", body = Infra),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn get_infra(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Infra>, ApiError> {
+    let as_of = parse_as_of(&params)?;
+    Ok(Json(super::infra::infra(&state.pool, as_of).await?))
 }

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod events_query;
 pub mod http;
+pub mod infra;
 pub mod ingest;
 pub mod pulse;
 pub mod session;
