@@ -48,4 +48,21 @@ test.describe('system pulse', () => {
     await page.getByRole('link', { name: 'Now', exact: true }).click();
     await expect(page).not.toHaveURL(/as_of=/);
   });
+
+  test('new events change a card without a reload', async ({ page, request }) => {
+    const ingestKey = process.env.E2E_INGEST_KEY ?? '';
+    await expect(page.getByTestId('live-status')).toHaveText('● Live');
+    const incidents = page.getByTestId('card-incidents').getByTestId('metric-value');
+    await expect(incidents).toHaveText(/^\d+$/);
+    const before = Number(await incidents.textContent());
+    await page.evaluate(() => ((window as unknown as { stillHere: boolean }).stillHere = true));
+
+    const tenant = crypto.randomUUID();
+    const events = Array.from({ length: 3 }, () => ({ tenant_id: tenant, event_type: 'INCIDENT_CREATED', severity: 2 }));
+    const stored = await request.post('/api/v1/ops/events', { headers: { authorization: `Bearer ${ingestKey}` }, data: events });
+    expect(await stored.json()).toEqual({ accepted: 3, duplicates: 0 });
+
+    await expect(incidents).toHaveText(String(before + 3), { timeout: 5_000 });
+    expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+  });
 });

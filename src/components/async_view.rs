@@ -4,8 +4,9 @@ use leptos::either::Either;
 use leptos::prelude::*;
 use std::future::Future;
 
-/// Shows "Loading…" until `load` finishes, then `render`'s view, or a clear error panel. Call
-/// resources inside `load` (`move || async move { resource.await }`) so the view follows them.
+/// Shows "Loading…" until `load` first finishes, then `render`'s view, or a clear error panel.
+/// Call resources inside `load` (`move || async move { resource.await }`) so the view follows
+/// them; a refetch keeps the current view until the new data is there (live pages refetch).
 pub fn async_view<T, V, Fut>(
     load: impl Fn() -> Fut + Send + Sync + 'static,
     render: impl Fn(T) -> V + Clone + Send + Sync + 'static,
@@ -16,7 +17,7 @@ where
     Fut: Future<Output = Result<T, ServerFnError>> + Send + 'static,
 {
     view! {
-        <Suspense fallback=|| {
+        <Transition fallback=|| {
             view! {
                 <p class="loading" role="status" aria-live="polite">
                     "Loading…"
@@ -33,7 +34,7 @@ where
                     }
                 })
             }}
-        </Suspense>
+        </Transition>
     }
 }
 

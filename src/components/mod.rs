@@ -2,3 +2,4 @@
 
 pub mod async_view;
 pub mod chart;
+pub mod live;

@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::components::async_view::async_view;
+use crate::components::live::{use_live, LiveBadge};
 use crate::model::pulse::{Card, Pulse, SystemState, CARD_KEYS};
 
 /// What the page shows: the pulse and its cards.
@@ -39,6 +40,10 @@ pub fn PulsePage() -> impl IntoView {
     let query = use_query_map();
     let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
     let view_data = Resource::new(move || as_of.get(), load_pulse);
+    // Follow new events while showing the present; a past moment does not change.
+    let live = use_live(Signal::derive(move || as_of.get().is_none()), move || {
+        view_data.refetch()
+    });
 
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -59,7 +64,7 @@ pub fn PulsePage() -> impl IntoView {
         <header class="page-header with-tools">
             <div>
                 <h1>"System Pulse"</h1>
-                <p class="question">"Is my business healthy right now?"</p>
+                <p class="question">"Is my business healthy right now?" " " <LiveBadge state=live /></p>
             </div>
             <TimeTravel as_of />
         </header>

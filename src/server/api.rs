@@ -29,12 +29,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ops/events", post(ingest_events).get(list_events))
         .route("/api/v1/ops/pulse", get(get_pulse))
         .route("/api/v1/ops/infra", get(get_infra))
+        .route("/api/v1/ops/stream", get(stream))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
-    paths(ingest_events, list_events, get_pulse, get_infra, healthz, readyz),
+    paths(ingest_events, list_events, get_pulse, get_infra, stream, healthz, readyz),
     components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra)),
     modifiers(&BearerAuth)
 )]
@@ -333,4 +334,15 @@ async fn get_infra(
 ) -> Result<Json<Infra>, ApiError> {
     let as_of = parse_as_of(&params)?;
     Ok(Json(super::infra::infra(&state.pool, as_of).await?))
+}
+
+/// Server-sent events: `ready` when connected, then `changed` (at most four a second) whenever
+/// new events were stored by any server instance. Pages refetch their data on `changed`.
+#[utoipa::path(get, path = "/api/v1/ops/stream",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "text/event-stream of `ready` and `changed` events", content_type = "text/event-stream"),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody)))]
+async fn stream(State(state): State<AppState>) -> impl IntoResponse {
+    state.live.stream()
 }

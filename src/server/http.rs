@@ -23,6 +23,7 @@ use crate::app::{shell, App};
 
 pub fn router(pool: PgPool, config: Config, leptos_options: LeptosOptions) -> Router {
     let state = AppState {
+        live: super::live::Live::start(pool.clone()),
         pool,
         config: Arc::new(config),
         leptos_options,
@@ -100,6 +101,7 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+    super::live::begin_shutdown();
     // Gives load balancers a moment; in-flight requests are drained by axum itself.
     tokio::time::sleep(Duration::from_millis(50)).await;
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use ops_events::Event;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, Row};
 
 /// Most events one request may carry.
 pub const MAX_EVENTS: usize = 10_000;
@@ -164,13 +164,19 @@ pub async fn store<'e>(
         costs.push(e.cost_usd);
         metadata.push(Value::Object(e.metadata.clone()));
     }
-    let result = sqlx::query(
-        "INSERT INTO ops_events (event_id, timestamp, tenant_id, user_id, session_id, event_type, \
-                                 entity_type, entity_id, severity, latency_ms, cost_usd, metadata) \
-         SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::uuid[], \
-                              $6::text[], $7::text[], $8::uuid[], $9::int4[], $10::int4[], \
-                              $11::numeric[], $12::jsonb[]) \
-         ON CONFLICT (event_id) DO NOTHING",
+    // One statement: the insert, and a notification to every listening server instance (live
+    // pages) that PostgreSQL delivers when this commits, only if something new was stored.
+    let row = sqlx::query(
+        "WITH inserted AS ( \
+             INSERT INTO ops_events (event_id, timestamp, tenant_id, user_id, session_id, event_type, \
+                                     entity_type, entity_id, severity, latency_ms, cost_usd, metadata) \
+             SELECT * FROM UNNEST($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[], $5::uuid[], \
+                                  $6::text[], $7::text[], $8::uuid[], $9::int4[], $10::int4[], \
+                                  $11::numeric[], $12::jsonb[]) \
+             ON CONFLICT (event_id) DO NOTHING \
+             RETURNING 1) \
+         SELECT n, CASE WHEN n > 0 THEN pg_notify('ops_events', n::text) END IS NULL AS quiet \
+         FROM (SELECT count(*) AS n FROM inserted) counted",
     )
     .bind(event_ids)
     .bind(timestamps)
@@ -184,9 +190,9 @@ pub async fn store<'e>(
     .bind(latencies)
     .bind(costs)
     .bind(metadata)
-    .execute(db)
+    .fetch_one(db)
     .await?;
-    let accepted = result.rows_affected();
+    let accepted = row.try_get::<i64, _>("n")? as u64;
     Ok(IngestOutcome {
         accepted,
         duplicates: n as u64 - accepted,

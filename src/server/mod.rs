@@ -10,6 +10,7 @@ pub mod events_query;
 pub mod http;
 pub mod infra;
 pub mod ingest;
+pub mod live;
 pub mod pulse;
 pub mod session;
 pub mod state;

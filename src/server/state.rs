@@ -5,6 +5,7 @@ use leptos::config::LeptosOptions;
 use sqlx::PgPool;
 
 use super::config::Config;
+use super::live::Live;
 
 /// What every handler and server function shares: one pool, the configuration and Leptos's
 /// own options. Cheap to clone.
@@ -13,6 +14,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
+    pub live: Live,
 }
 
 impl FromRef<AppState> for LeptosOptions {
