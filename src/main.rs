@@ -8,7 +8,7 @@ mod cli {
 
     use clap::{Parser, Subcommand};
     use leptos::config::get_configuration;
-    use ops_console::server::{auth, config::Config, db, demo, http};
+    use ops_console::server::{auth, collector, config::Config, db, demo, http};
 
     #[derive(Parser)]
     #[command(
@@ -122,7 +122,13 @@ mod cli {
                 let leptos = get_configuration(None).map_err(|e| e.to_string())?;
                 let options = leptos.leptos_options;
                 let addr = options.site_addr;
-                let app = http::router(pool, config, options);
+                let collect = config
+                    .collect_every
+                    .map(|every| (every, config.max_live_connections));
+                let (app, state) = http::router_with_state(pool, config, options);
+                if let Some((every, max_live)) = collect {
+                    collector::start(state.pool.clone(), state.live.clone(), max_live, every);
+                }
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

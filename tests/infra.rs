@@ -145,3 +145,34 @@ async fn as_of_and_the_api(pool: PgPool) {
     assert_eq!(anonymous.status(), 401);
     server.stop().await;
 }
+
+#[sqlx::test]
+async fn the_collector_reports_the_servers_own_resources(pool: PgPool) {
+    let live = ops_console::server::live::Live::start(pool.clone());
+    let stored = ops_console::server::collector::sample_once(&pool, &live, 250)
+        .await
+        .unwrap();
+    assert_eq!(stored, 2);
+    let max_connections: i32 = sqlx::query_scalar("SELECT current_setting('max_connections')::int")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let infra = infra::infra(&pool, Utc::now()).await.unwrap();
+    let postgres = infra
+        .resources
+        .iter()
+        .find(|r| r.resource == "postgres_connections")
+        .unwrap();
+    // This test's own connection is one of them.
+    assert!(postgres.current >= 1.0);
+    assert_eq!(postgres.limit, f64::from(max_connections));
+    let live_connections = infra
+        .resources
+        .iter()
+        .find(|r| r.resource == "live_connections")
+        .unwrap();
+    assert_eq!(
+        (live_connections.current, live_connections.limit),
+        (0.0, 250.0)
+    );
+}

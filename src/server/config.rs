@@ -11,6 +11,10 @@ pub struct Config {
     pub api_tokens: HashSet<String>,
     /// The operator created or updated at start.
     pub admin: Option<(String, String)>,
+    /// The most live (server-sent event) connections one instance is sized for.
+    pub max_live_connections: u32,
+    /// How often the server samples its own resources; `None` turns the collector off.
+    pub collect_every: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -33,11 +37,26 @@ impl Config {
                 )
             }
         };
+        let number = |var: &str, default: u64| -> Result<u64, String> {
+            match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{var} must be a whole number, not {v:?}")),
+                _ => Ok(default),
+            }
+        };
+        let max_live_connections = number("OPS_MAX_LIVE_CONNECTIONS", 1000)?
+            .try_into()
+            .map_err(|_| "OPS_MAX_LIVE_CONNECTIONS is too large".to_owned())?;
+        let collect_secs = number("OPS_COLLECT_INTERVAL_SECS", 60)?;
         Ok(Config {
             database_url,
             ingest_keys: secret_list("OPS_INGEST_KEYS"),
             api_tokens: secret_list("OPS_API_TOKENS"),
             admin,
+            max_live_connections,
+            collect_every: (collect_secs > 0).then(|| std::time::Duration::from_secs(collect_secs)),
         })
     }
 }

@@ -22,6 +22,15 @@ use super::{api, auth};
 use crate::app::{shell, App};
 
 pub fn router(pool: PgPool, config: Config, leptos_options: LeptosOptions) -> Router {
+    router_with_state(pool, config, leptos_options).0
+}
+
+/// The router and the state behind it (the server's jobs need the state too).
+pub fn router_with_state(
+    pool: PgPool,
+    config: Config,
+    leptos_options: LeptosOptions,
+) -> (Router, AppState) {
     let state = AppState {
         live: super::live::Live::start(pool.clone()),
         pool,
@@ -29,7 +38,7 @@ pub fn router(pool: PgPool, config: Config, leptos_options: LeptosOptions) -> Ro
         leptos_options,
     };
     let routes = generate_route_list(App);
-    Router::new()
+    let router = Router::new()
         .merge(api::routes())
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
@@ -65,7 +74,8 @@ pub fn router(pool: PgPool, config: Config, leptos_options: LeptosOptions) -> Ro
             HeaderValue::from_static("strict-origin-when-cross-origin"),
         ))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state.clone());
+    (router, state)
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.

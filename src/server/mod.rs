@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod collector;
 pub mod config;
 pub mod db;
 pub mod demo;

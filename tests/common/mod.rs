@@ -27,6 +27,8 @@ pub fn config() -> Config {
         ingest_keys: [INGEST_KEY.to_owned()].into(),
         api_tokens: [API_TOKEN.to_owned()].into(),
         admin: None,
+        max_live_connections: 100,
+        collect_every: None,
     }
 }
 
