@@ -30,6 +30,9 @@ test.describe('system pulse', () => {
     expect(api.metrics.active_tenants.current).toBeGreaterThan(30);
     // Sparklines are drawn.
     await expect(page.locator('#spark-incidents canvas').first()).toBeVisible();
+    // Infra headroom lists each resource with how full it is.
+    await expect(page.getByTestId('headroom')).toContainText('redis');
+    await expect(page.getByTestId('headroom').getByRole('meter').first()).toBeVisible();
   });
 
   test('time travel shows the pulse as it was', async ({ page, request }) => {

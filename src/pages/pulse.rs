@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::async_view::async_view;
 use crate::components::live::{use_live, LiveBadge};
+use crate::model::infra::Infra;
 use crate::model::pulse::{Card, Pulse, SystemState, CARD_KEYS};
+use crate::pages::infra::load_infra;
 
 /// What the page shows: the pulse and its cards.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -40,9 +42,11 @@ pub fn PulsePage() -> impl IntoView {
     let query = use_query_map();
     let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
     let view_data = Resource::new(move || as_of.get(), load_pulse);
+    let infra = Resource::new(move || as_of.get(), load_infra);
     // Follow new events while showing the present; a past moment does not change.
     let live = use_live(Signal::derive(move || as_of.get().is_none()), move || {
-        view_data.refetch()
+        view_data.refetch();
+        infra.refetch();
     });
 
     #[cfg(feature = "hydrate")]
@@ -77,6 +81,10 @@ pub fn PulsePage() -> impl IntoView {
                 .iter()
                 .map(|key| view! { <MetricCard key data=view_data /> })
                 .collect_view()}
+        </section>
+        <section class="card" aria-labelledby="headroom-heading">
+            <h2 id="headroom-heading">"Infra headroom"</h2>
+            {async_view(move || async move { infra.await }, |infra: Infra| view! { <Headroom infra /> })}
         </section>
         <nav class="card quick-links" aria-label="Next steps">
             <a href="/customers" class="button">"View Customers"</a>
@@ -185,4 +193,40 @@ fn MetricCard(
             <div id=format!("spark-{key}") class="spark" aria-hidden="true"></div>
         </article>
     }
+}
+
+/// One bar per resource: how full it is and how long until it is full.
+#[component]
+fn Headroom(infra: Infra) -> impl IntoView {
+    if infra.resources.is_empty() {
+        return view! { <p class="empty-state">"No resource has reported samples in the last 7 days."</p> }.into_any();
+    }
+    view! {
+        <ul class="headroom" data-testid="headroom">
+            {infra
+                .resources
+                .into_iter()
+                .map(|r| {
+                    let pct = r.utilization_pct;
+                    let outlook = match r.days_to_exhaustion {
+                        Some(d) => format!("{d:.0} days to limit"),
+                        None => "stable".to_owned(),
+                    };
+                    let tone = if pct >= 80.0 { "bar bad" } else if r.warning { "bar warn" } else { "bar" };
+                    view! {
+                        <li>
+                            <a href="/infra" class="headroom-name">{r.resource.clone()}</a>
+                            <div class="meter" role="meter" aria-valuemin="0" aria-valuemax="100"
+                                aria-valuenow=pct aria-label=format!("{} used", r.resource)>
+                                <div class=tone style=format!("width: {:.1}%", pct.clamp(0.0, 100.0))></div>
+                            </div>
+                            <span class="num">{format!("{pct:.0}%")}</span>
+                            <span class="muted">"(" {outlook} ")"</span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
+    }
+    .into_any()
 }
