@@ -67,24 +67,37 @@ async fn a_stored_event_reaches_the_open_stream_of_another_instance(pool: PgPool
     );
 
     // A resend stores nothing, so nobody is told anything.
-    let again = reqwest::Client::new()
-        .post(writer.url("/api/v1/ops/events"))
-        .bearer_auth(INGEST_KEY)
-        .json(&json!({"event_id": Uuid::nil(), "tenant_id": Uuid::new_v4(), "event_type": "LOGIN"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 200);
-    let quiet_check = reqwest::Client::new()
-        .post(writer.url("/api/v1/ops/events"))
-        .bearer_auth(INGEST_KEY)
-        .json(&json!({"event_id": Uuid::nil(), "tenant_id": Uuid::new_v4(), "event_type": "LOGIN"}))
-        .send()
-        .await
-        .unwrap();
+    let post_login = || {
+        reqwest::Client::new()
+            .post(writer.url("/api/v1/ops/events"))
+            .bearer_auth(INGEST_KEY)
+            .json(
+                &json!({"event_id": Uuid::nil(), "tenant_id": Uuid::nil(), "event_type": "LOGIN"}),
+            )
+            .send()
+    };
     assert_eq!(
-        quiet_check.json::<serde_json::Value>().await.unwrap()["duplicates"],
+        post_login()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["accepted"],
         1
+    );
+    assert!(wait_for(&mut stream, &mut seen, "changed", Duration::from_secs(2)).await);
+    assert_eq!(
+        post_login()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()["duplicates"],
+        1
+    );
+    assert!(
+        !wait_for(&mut stream, &mut seen, "changed", Duration::from_secs(1)).await,
+        "a request that stored nothing notifies nobody"
     );
 
     let anonymous = reqwest::get(reader.url("/api/v1/ops/stream"))

@@ -150,6 +150,15 @@ mod draw {
             .map_err(|_| format!("could not load {ECHARTS_SRC}"))
     }
 
+    /// The drawing width of the element `id`: its laid-out width, at least `min`.
+    fn width_of(id: &str, min: i32) -> u32 {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .map(|e| e.client_width().max(min))
+            .unwrap_or(min) as u32
+    }
+
     /// Drops a chart drawn earlier into the same element, so a new filter redraws cleanly.
     fn dispose(id: &str) {
         let Some(echarts) = echarts_global() else {
@@ -199,11 +208,7 @@ mod draw {
                     .data(series.counts.clone()),
             );
         }
-        let width = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(id))
-            .map(|e| e.client_width().max(320) as u32)
-            .unwrap_or(800);
+        let width = width_of(id, 320);
         WasmRenderer::new(width, 320)
             .render(id, &chart)
             .map(|_| ())
@@ -225,11 +230,7 @@ mod draw {
             )
             .y_axis(Axis::new().type_(AxisType::Value).show(false))
             .series(Line::new().data(values.to_vec()).show_symbol(false));
-        let width = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(id))
-            .map(|e| e.client_width().max(120) as u32)
-            .unwrap_or(200);
+        let width = width_of(id, 120);
         WasmRenderer::new(width, 44)
             .render(id, &chart)
             .map(|_| ())
@@ -279,11 +280,7 @@ mod draw {
                     .line_style(LineStyle::new().type_(LineStyleType::Dotted))
                     .data(points(&all, |p| p.limit)),
             );
-        let width = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(id))
-            .map(|e| e.client_width().max(320) as u32)
-            .unwrap_or(600);
+        let width = width_of(id, 320);
         WasmRenderer::new(width, 220)
             .render(id, &chart)
             .map(|_| ())
