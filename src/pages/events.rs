@@ -26,7 +26,7 @@ struct EventsParams {
 }
 
 /// Accepts RFC 3339 and the `datetime-local` form (`2026-11-26T14:05`), read as UTC.
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .ok()

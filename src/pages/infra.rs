@@ -1,12 +1,13 @@
 //! Infra & Limits: "What breaks first if I grow?"
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::async_view::async_view;
 use crate::model::infra::{Infra, ResourceStatus};
+use crate::pages::events::parse_time;
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_infra(as_of: Option<DateTime<Utc>>) -> Result<Infra, ServerFnError> {
@@ -21,15 +22,9 @@ pub async fn load_infra(as_of: Option<DateTime<Utc>>) -> Result<Infra, ServerFnE
 
 /// `as_of` from the address: RFC 3339 or the `datetime-local` form, read as UTC.
 pub fn as_of_param(text: Option<String>) -> Option<DateTime<Utc>> {
-    let text = text.filter(|t| !t.is_empty())?;
-    DateTime::parse_from_rfc3339(&text)
-        .map(|t| t.with_timezone(&Utc))
-        .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(&text, "%Y-%m-%dT%H:%M")
-                .ok()
-                .map(|t| t.and_utc())
-        })
+    text.filter(|t| !t.is_empty())
+        .as_deref()
+        .and_then(parse_time)
 }
 
 fn amount(value: f64, unit: &Option<String>) -> String {
