@@ -143,17 +143,15 @@ async fn an_empty_stream_is_stable_with_nothing_to_say(pool: PgPool) {
     assert_eq!(p.infra_saturation, None);
 }
 
-mod common;
-
 #[sqlx::test]
 async fn the_pulse_api_answers_the_contract_fields_and_honours_as_of(pool: PgPool) {
     fixture(&pool).await;
-    let server = common::TestServer::start(pool, None).await;
+    let server = crate::common::TestServer::start(pool, None).await;
     let client = reqwest::Client::new();
     let get = |query: &str| {
         client
             .get(server.url(&format!("/api/v1/ops/pulse{query}")))
-            .bearer_auth(common::API_TOKEN)
+            .bearer_auth(crate::common::API_TOKEN)
             .send()
     };
     let body: serde_json::Value = get("?as_of=2026-11-20T12:00:00Z")

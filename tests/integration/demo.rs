@@ -1,10 +1,8 @@
 //! The demo world loads once through the ingestion path, says so when run again, and a
 //! replacement removes exactly its own events.
 
-mod common;
-
+use crate::common::*;
 use chrono::{Duration, SubsecRound, Utc};
-use common::*;
 use ops_console::server::demo::{load, DemoOutcome};
 use sqlx::PgPool;
 use uuid::Uuid;

@@ -1,7 +1,5 @@
 //! Infra & Limits on samples whose growth, peak and limit are known by construction.
 
-mod common;
-
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use ops_console::server::{infra, ingest};
 use ops_events::Event;
@@ -116,10 +114,10 @@ async fn as_of_and_the_api(pool: PgPool) {
     );
     assert_eq!(redis.backtest_error_pct, None);
 
-    let server = common::TestServer::start(pool, None).await;
+    let server = crate::common::TestServer::start(pool, None).await;
     let body: serde_json::Value = reqwest::Client::new()
         .get(server.url("/api/v1/ops/infra?as_of=2026-11-20T12:00:00Z"))
-        .bearer_auth(common::API_TOKEN)
+        .bearer_auth(crate::common::API_TOKEN)
         .send()
         .await
         .unwrap()

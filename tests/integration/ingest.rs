@@ -1,8 +1,6 @@
 //! The ingestion contract against the real server and a real PostgreSQL.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use uuid::Uuid;

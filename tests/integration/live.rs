@@ -1,11 +1,9 @@
 //! Live pages: an event stored through one server instance reaches the open stream of another,
 //! through PostgreSQL's LISTEN/NOTIFY.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;

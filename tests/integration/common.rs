@@ -2,8 +2,6 @@
 //! database from `#[sqlx::test]`), plus a TCP proxy in front of PostgreSQL that a test can cut
 //! to take the database away and bring it back.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

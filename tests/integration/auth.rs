@@ -1,9 +1,7 @@
 //! Nobody gets in without a session or a token; sign-in, sign-out and throttling work through
 //! the real form posts.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ops_console::app::TABS;
 use sqlx::PgPool;
 

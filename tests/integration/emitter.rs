@@ -1,11 +1,9 @@
 //! The emitter against the real server: nothing lost through a server restart, and drops are
 //! counted when its queue overflows.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use ops_emitter::{EmitterConfig, EventEmitter};
 use ops_events::Event;
 use sqlx::PgPool;

@@ -1,0 +1,13 @@
+//! The integration tests, as one binary: each module starts the real server and talks to a real
+//! PostgreSQL (`DATABASE_URL`; `#[sqlx::test]` makes a database per test). One binary links the
+//! application once instead of once per file.
+
+mod common;
+
+mod auth;
+mod demo;
+mod emitter;
+mod infra;
+mod ingest;
+mod live;
+mod pulse;
