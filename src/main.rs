@@ -122,12 +122,17 @@ mod cli {
                 let leptos = get_configuration(None).map_err(|e| e.to_string())?;
                 let options = leptos.leptos_options;
                 let addr = options.site_addr;
-                let collect = config
-                    .collect_every
-                    .map(|every| (every, config.max_live_connections));
+                let (collect_every, max_live) = (config.collect_every, config.max_live_connections);
+                let redis_url = config.redis_url.clone();
                 let (app, state) = http::router_with_state(pool, config, options);
-                if let Some((every, max_live)) = collect {
-                    collector::start(state.pool.clone(), state.live.clone(), max_live, every);
+                if let Some(every) = collect_every {
+                    collector::Collector::new(
+                        state.pool.clone(),
+                        state.live.clone(),
+                        max_live,
+                        redis_url.as_deref(),
+                    )?
+                    .start(every);
                 }
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await

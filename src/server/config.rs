@@ -15,6 +15,8 @@ pub struct Config {
     pub max_live_connections: u32,
     /// How often the server samples its own resources; `None` turns the collector off.
     pub collect_every: Option<std::time::Duration>,
+    /// The Redis whose memory the collector samples (`REDIS_URL`), if any.
+    pub redis_url: Option<String>,
 }
 
 impl Config {
@@ -50,6 +52,15 @@ impl Config {
             .try_into()
             .map_err(|_| "OPS_MAX_LIVE_CONNECTIONS is too large".to_owned())?;
         let collect_secs = number("OPS_COLLECT_INTERVAL_SECS", 60)?;
+        let redis_url = match std::env::var("REDIS_URL") {
+            Ok(url) if !url.trim().is_empty() => {
+                let url = url.trim().to_owned();
+                redis::Client::open(url.as_str())
+                    .map_err(|e| format!("REDIS_URL is not a Redis address: {e}"))?;
+                Some(url)
+            }
+            _ => None,
+        };
         Ok(Config {
             database_url,
             ingest_keys: secret_list("OPS_INGEST_KEYS"),
@@ -57,6 +68,7 @@ impl Config {
             admin,
             max_live_connections,
             collect_every: (collect_secs > 0).then(|| std::time::Duration::from_secs(collect_secs)),
+            redis_url,
         })
     }
 }

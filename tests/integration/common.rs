@@ -27,6 +27,7 @@ pub fn config() -> Config {
         admin: None,
         max_live_connections: 100,
         collect_every: None,
+        redis_url: None,
     }
 }
 

@@ -147,10 +147,12 @@ async fn as_of_and_the_api(pool: PgPool) {
 #[sqlx::test]
 async fn the_collector_reports_the_servers_own_resources(pool: PgPool) {
     let live = ops_console::server::live::Live::start(pool.clone());
-    let stored = ops_console::server::collector::sample_once(&pool, &live, 250)
+    let round = ops_console::server::collector::Collector::new(pool.clone(), live, 250, None)
+        .unwrap()
+        .sample_once()
         .await
         .unwrap();
-    assert_eq!(stored, 2);
+    assert_eq!(round.stored, 2);
     let max_connections: i32 = sqlx::query_scalar("SELECT current_setting('max_connections')::int")
         .fetch_one(&pool)
         .await

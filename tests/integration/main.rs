@@ -3,6 +3,7 @@
 //! application once instead of once per file.
 
 mod common;
+mod redis_server;
 
 mod auth;
 mod demo;
@@ -11,3 +12,4 @@ mod infra;
 mod ingest;
 mod live;
 mod pulse;
+mod redis_collector;
