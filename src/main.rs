@@ -8,7 +8,7 @@ mod cli {
 
     use clap::{Parser, Subcommand};
     use leptos::config::get_configuration;
-    use ops_console::server::{auth, collector, config::Config, db, demo, http};
+    use ops_console::server::{alerts, auth, collector, config::Config, db, demo, http};
 
     #[derive(Parser)]
     #[command(
@@ -124,6 +124,7 @@ mod cli {
                 let addr = options.site_addr;
                 let (collect_every, max_live) = (config.collect_every, config.max_live_connections);
                 let redis_url = config.redis_url.clone();
+                let alert_every = config.alert_every;
                 let (app, state) = http::router_with_state(pool, config, options);
                 if let Some(every) = collect_every {
                     collector::Collector::new(
@@ -134,6 +135,12 @@ mod cli {
                     )?
                     .start(every);
                 }
+                alerts::start(
+                    state.pool.clone(),
+                    state.alert_wake.clone(),
+                    alert_every,
+                    alerts::DeliveryPolicy::default(),
+                );
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

@@ -1,6 +1,7 @@
 //! Types shared by the server and the browser: the event vocabulary and each page's query and
 //! result types. Nothing here touches the database or the clock.
 
+pub mod alerts;
 pub mod auth;
 pub mod events;
 pub mod infra;

@@ -24,12 +24,14 @@ pub struct PulseView {
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, ServerFnError> {
-    use crate::model::pulse::{cards, Thresholds};
-    use crate::server::{pulse, session};
+    use crate::model::pulse::cards;
+    use crate::server::{alerts, pulse, session};
     session::require_operator().await?;
     let state = session::state()?;
     let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
-    let thresholds = Thresholds::default();
+    let thresholds = alerts::thresholds(&state.pool)
+        .await
+        .map_err(session::db_error)?;
     let pulse = pulse::pulse(&state.pool, as_of, &thresholds)
         .await
         .map_err(session::db_error)?;

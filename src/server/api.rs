@@ -18,7 +18,7 @@ use super::state::AppState;
 use super::{auth, events_query};
 use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::model::infra::Infra;
-use crate::model::pulse::{Pulse, Thresholds};
+use crate::model::pulse::Pulse;
 use crate::model::{Event, EventType};
 
 pub fn routes() -> Router<AppState> {
@@ -315,8 +315,9 @@ async fn get_pulse(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Pulse>, ApiError> {
     let as_of = parse_as_of(&params)?;
+    let thresholds = super::alerts::thresholds(&state.pool).await?;
     Ok(Json(
-        super::pulse::pulse(&state.pool, as_of, &Thresholds::default()).await?,
+        super::pulse::pulse(&state.pool, as_of, &thresholds).await?,
     ))
 }
 

@@ -17,6 +17,8 @@ pub struct Config {
     pub collect_every: Option<std::time::Duration>,
     /// The Redis whose memory the collector samples (`REDIS_URL`), if any.
     pub redis_url: Option<String>,
+    /// How often alerts are evaluated; `None` turns evaluation off.
+    pub alert_every: Option<std::time::Duration>,
 }
 
 impl Config {
@@ -52,6 +54,7 @@ impl Config {
             .try_into()
             .map_err(|_| "OPS_MAX_LIVE_CONNECTIONS is too large".to_owned())?;
         let collect_secs = number("OPS_COLLECT_INTERVAL_SECS", 60)?;
+        let alert_secs = number("OPS_ALERT_INTERVAL_SECS", 30)?;
         let redis_url = match std::env::var("REDIS_URL") {
             Ok(url) if !url.trim().is_empty() => {
                 let url = url.trim().to_owned();
@@ -69,6 +72,7 @@ impl Config {
             max_live_connections,
             collect_every: (collect_secs > 0).then(|| std::time::Duration::from_secs(collect_secs)),
             redis_url,
+            alert_every: (alert_secs > 0).then(|| std::time::Duration::from_secs(alert_secs)),
         })
     }
 }

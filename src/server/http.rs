@@ -33,6 +33,7 @@ pub fn router_with_state(
 ) -> (Router, AppState) {
     let state = AppState {
         live: super::live::Live::start(pool.clone()),
+        alert_wake: Default::default(),
         pool,
         config: Arc::new(config),
         leptos_options,

@@ -1,5 +1,6 @@
 //! Everything that touches the database, HTTP or the clock.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod collector;

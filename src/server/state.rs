@@ -15,6 +15,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
     pub live: Live,
+    /// Wakes the alert delivery worker.
+    pub alert_wake: super::alerts::Wake,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -28,6 +28,7 @@ pub fn config() -> Config {
         max_live_connections: 100,
         collect_every: None,
         redis_url: None,
+        alert_every: None,
     }
 }
 
@@ -116,6 +117,19 @@ pub async fn sign_in(server: &TestServer) -> String {
         .unwrap()
         .to_owned();
     cookie.split(';').next().unwrap().to_owned()
+}
+
+/// GETs a read-API path with the test's API token and returns its JSON body.
+pub async fn api_json(server: &TestServer, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(server.url(path))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 pub async fn count_events(pool: &PgPool) -> i64 {

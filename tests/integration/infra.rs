@@ -115,15 +115,8 @@ async fn as_of_and_the_api(pool: PgPool) {
     assert_eq!(redis.backtest_error_pct, None);
 
     let server = crate::common::TestServer::start(pool, None).await;
-    let body: serde_json::Value = reqwest::Client::new()
-        .get(server.url("/api/v1/ops/infra?as_of=2026-11-20T12:00:00Z"))
-        .bearer_auth(crate::common::API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body =
+        crate::common::api_json(&server, "/api/v1/ops/infra?as_of=2026-11-20T12:00:00Z").await;
     let first = &body["resources"][0];
     for field in [
         "resource",

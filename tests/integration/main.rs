@@ -4,7 +4,9 @@
 
 mod common;
 mod redis_server;
+mod webhook_receiver;
 
+mod alerts;
 mod auth;
 mod demo;
 mod emitter;
