@@ -13,6 +13,7 @@ use crate::pages::login::LoginPage;
 use crate::pages::not_built::NotBuilt;
 use crate::pages::not_found::NotFound;
 use crate::pages::pulse::PulsePage;
+use crate::pages::settings::SettingsPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -103,6 +104,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("infra") view=InfraPage />
                     <Route path=path!("replay") view=|| view! { <NotBuilt tab=TABS[6] /> } />
                     <Route path=path!("events") view=EventsPage />
+                    <Route path=path!("settings") view=SettingsPage />
                 </ParentRoute>
             </Routes>
         </Router>
@@ -150,6 +152,16 @@ fn Shell() -> impl IntoView {
                             }
                         })
                         .collect_view()}
+                </ul>
+                <ul class="nav-extra">
+                    <li>
+                        <A href="/settings" attr:aria-current=move || {
+                            (location.pathname.get() == "/settings").then_some("page")
+                        }>
+                            <span class="tab-name">"Alert settings"</span>
+                            <span class="tab-question">"Thresholds and webhooks"</span>
+                        </A>
+                    </li>
                 </ul>
             </nav>
             <main id="main" class="content">

@@ -1,12 +1,14 @@
 import { test as base, expect } from '@playwright/test';
 import { EventsPage } from './EventsPage';
 import { LoginPage } from './LoginPage';
+import { SettingsPage } from './SettingsPage';
 import { Shell } from './Shell';
 
 type Pages = {
   loginPage: LoginPage;
   shell: Shell;
   eventsPage: EventsPage;
+  settingsPage: SettingsPage;
 };
 
 /**
@@ -28,6 +30,9 @@ export const test = base.extend<Pages>({
   },
   eventsPage: async ({ page }, use) => {
     await use(new EventsPage(page));
+  },
+  settingsPage: async ({ page }, use) => {
+    await use(new SettingsPage(page));
   },
 });
 

@@ -31,6 +31,14 @@ test.describe('@empty an empty database', () => {
     await expect(eventsPage.page.getByText('No events in this window.')).toBeVisible();
   });
 
+  test('no alert has been raised and none is sent anywhere', async ({ loginPage, settingsPage, page }) => {
+    await loginPage.loginAsOperator();
+    await expect(page.getByTestId('no-alerts')).toContainText('No alert raised yet');
+    await settingsPage.goto();
+    await expect(settingsPage.noWebhooks).toBeVisible();
+    await expect(settingsPage.threshold('Failed LLM calls')).toHaveValue('5');
+  });
+
   test('health answers and the read API is empty', async ({ request }) => {
     expect((await request.get('/healthz')).status()).toBe(200);
     expect((await request.get('/readyz')).status()).toBe(200);

@@ -6,3 +6,4 @@ pub mod login;
 pub mod not_built;
 pub mod not_found;
 pub mod pulse;
+pub mod settings;

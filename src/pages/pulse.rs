@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::async_view::async_view;
 use crate::components::live::{use_live, LiveBadge};
+use crate::model::alerts::AlertRecord;
 use crate::model::infra::Infra;
 use crate::model::pulse::{Card, Pulse, SystemState, CARD_KEYS};
 use crate::pages::infra::load_infra;
@@ -39,16 +40,32 @@ pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, Serve
     Ok(PulseView { pulse, cards })
 }
 
+/// The latest alerts raised up to `as_of` (or now), newest first.
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+pub async fn load_alert_history(
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Vec<AlertRecord>, ServerFnError> {
+    use crate::server::{alerts, session};
+    session::require_operator().await?;
+    let state = session::state()?;
+    let until = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    alerts::history(&state.pool, until, 20)
+        .await
+        .map_err(session::db_error)
+}
+
 #[component]
 pub fn PulsePage() -> impl IntoView {
     let query = use_query_map();
     let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
     let view_data = Resource::new(move || as_of.get(), load_pulse);
     let infra = Resource::new(move || as_of.get(), load_infra);
+    let history = Resource::new(move || as_of.get(), load_alert_history);
     // Follow new events while showing the present; a past moment does not change.
     let live = use_live(Signal::derive(move || as_of.get().is_none()), move || {
         view_data.refetch();
         infra.refetch();
+        history.refetch();
     });
 
     #[cfg(feature = "hydrate")]
@@ -87,6 +104,16 @@ pub fn PulsePage() -> impl IntoView {
         <section class="card" aria-labelledby="headroom-heading">
             <h2 id="headroom-heading">"Infra headroom"</h2>
             {async_view(move || async move { infra.await }, |infra: Infra| view! { <Headroom infra /> })}
+        </section>
+        <section class="card" aria-labelledby="alerts-heading">
+            <div class="card-heading">
+                <h2 id="alerts-heading">"Alert history"</h2>
+                <a href="/settings">"Thresholds and webhooks"</a>
+            </div>
+            {async_view(
+                move || async move { history.await },
+                |alerts: Vec<AlertRecord>| view! { <AlertHistory alerts /> },
+            )}
         </section>
         <nav class="card quick-links" aria-label="Next steps">
             <a href="/customers" class="button">"View Customers"</a>
@@ -231,4 +258,68 @@ fn Headroom(infra: Infra) -> impl IntoView {
         </ul>
     }
     .into_any()
+}
+
+/// Every alert raised, newest first, and how far each got to each webhook.
+#[component]
+fn AlertHistory(alerts: Vec<AlertRecord>) -> impl IntoView {
+    if alerts.is_empty() {
+        return view! {
+            <p class="empty-state" data-testid="no-alerts">
+                "No alert raised yet. One is raised whenever the state changes or a card crosses its threshold."
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <ol class="alert-history" data-testid="alert-history">
+            {alerts
+                .into_iter()
+                .map(|a| {
+                    let tone = if a.worsened() { "alert worse" } else { "alert better" };
+                    let when = a.raised_at.format("%b %d, %H:%M UTC").to_string();
+                    let delivery = delivery_summary(&a);
+                    view! {
+                        <li class=tone>
+                            <time datetime=a.raised_at.to_rfc3339()>{when}</time>
+                            <span class="alert-text">{a.text}</span>
+                            <span class="muted delivery">{delivery}</span>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ol>
+    }
+    .into_any()
+}
+
+/// "Sent to 2 webhooks", "retrying …", "failed: …", or that no webhook was configured.
+fn delivery_summary(a: &AlertRecord) -> String {
+    if a.deliveries.is_empty() {
+        return "No webhook was configured.".into();
+    }
+    let delivered = a
+        .deliveries
+        .iter()
+        .filter(|d| d.status == "delivered")
+        .count();
+    let mut parts = Vec::new();
+    if delivered > 0 {
+        parts.push(format!(
+            "Sent to {delivered} webhook{}.",
+            if delivered == 1 { "" } else { "s" }
+        ));
+    }
+    for d in a.deliveries.iter().filter(|d| d.status != "delivered") {
+        let error = d.last_error.as_deref().unwrap_or("not tried yet");
+        parts.push(match d.status.as_str() {
+            "pending" if d.attempts == 0 => format!("Sending to {}.", d.shown_url),
+            "pending" => format!(
+                "Retrying {} (try {} failed: {error}).",
+                d.shown_url, d.attempts
+            ),
+            _ => format!("Not delivered to {}: {error}.", d.shown_url),
+        });
+    }
+    parts.join(" ")
 }

@@ -279,3 +279,79 @@ async fn webhooks_are_checked_added_once_and_removed_with_their_queue(pool: PgPo
         0
     );
 }
+
+/// The settings page's functions over real HTTP with a real session, as its forms post them.
+#[sqlx::test]
+async fn the_settings_forms_save_good_thresholds_and_refuse_bad_ones_unchanged(pool: PgPool) {
+    use crate::common::*;
+    let server = TestServer::start(pool.clone(), None).await;
+    create_admin(&pool).await;
+    let cookie = sign_in(&server).await;
+    let path = |name: &str| {
+        leptos::server_fn::axum::server_fn_paths()
+            .map(|(p, _)| p.to_owned())
+            .find(|p| p.contains(name))
+            .unwrap_or_else(|| panic!("no server function {name}"))
+    };
+    let post = |name: &str, form: Vec<(&str, &str)>| {
+        browser()
+            .post(server.url(&path(name)))
+            .header("cookie", &cookie)
+            .header("accept", "application/json")
+            .form(&form)
+            .send()
+    };
+    let form = |infra: &'static str| {
+        vec![
+            ("tenant_drop_pct", "20"),
+            ("incident_spike_pct", "50"),
+            ("replay_drop_pct", "30"),
+            ("export_drop_pct", "40"),
+            ("llm_failure_rate", "7.5"),
+            ("infra_saturation", infra),
+        ]
+    };
+
+    let refused: Value = post("save_thresholds", form("150"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["ok"], false);
+    assert_eq!(
+        refused["messages"][0],
+        "Infra saturation: must be more than 0% and at most 100%"
+    );
+    assert_eq!(
+        alerts::thresholds(&pool).await.unwrap(),
+        Thresholds::default()
+    );
+
+    let saved: Value = post("save_thresholds", form("90"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(saved["ok"], true, "{saved}");
+    let t = alerts::thresholds(&pool).await.unwrap();
+    assert_eq!((t.llm_failure_rate, t.infra_saturation), (0.075, 0.9));
+    let by: String = sqlx::query_scalar(
+        "SELECT updated_by FROM ops_alert_thresholds WHERE key = 'infra_saturation'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(by, ADMIN_EMAIL);
+
+    let added: Value = post("add_webhook", vec![("url", "javascript:alert(1)")])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(added["ok"], false);
+    assert!(alerts::webhooks(&pool).await.unwrap().is_empty());
+    server.stop().await;
+}

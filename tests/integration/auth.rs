@@ -18,7 +18,7 @@ async fn every_page_redirects_to_sign_in_without_a_session(pool: PgPool) {
     let server = TestServer::start(pool, None).await;
     let client = browser();
     let mut paths: Vec<&str> = TABS.iter().map(|t| t.path).collect();
-    paths.extend(["/events?event_type=LOGIN", "/no-such-page"]);
+    paths.extend(["/events?event_type=LOGIN", "/settings", "/no-such-page"]);
     for path in paths {
         let response = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 303, "{path}");
