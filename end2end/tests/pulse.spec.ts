@@ -28,8 +28,13 @@ test.describe('system pulse', () => {
     const tenants = page.getByTestId('card-active_tenants').getByTestId('metric-value');
     await expect(tenants).toHaveText(String(api.metrics.active_tenants.current));
     expect(api.metrics.active_tenants.current).toBeGreaterThan(30);
-    // Sparklines are drawn.
+    // The demo world's last 24 hours: customers replay far less than the day before.
+    expect(api.system_state).toBe('SILENT_DEGRADATION');
+    await expect(page.getByTestId('reasons')).toContainText('Replays down');
+    // Sparklines are drawn, infra saturation's too, with its value a week earlier.
     await expect(page.locator('#spark-incidents canvas').first()).toBeVisible();
+    await expect(page.locator('#spark-infra canvas').first()).toBeVisible();
+    await expect(page.getByTestId('card-infra')).toContainText(/Same day last week\s*\d+%/);
     // Infra headroom lists each resource with how full it is.
     await expect(page.getByTestId('headroom')).toContainText('redis');
     await expect(page.getByTestId('headroom').getByRole('meter').first()).toBeVisible();

@@ -107,6 +107,9 @@ pub struct Pulse {
     /// Eight 24-hour windows ending at `as_of`, newest first: `days[0]` is now, `days[1]` the
     /// previous 24 hours, `days[7]` the same weekday last week.
     pub days: Vec<DayCounts>,
+    /// The same eight windows' infra saturation (the most saturated resource's share of its
+    /// limit by its latest sample in the window); null for a window without samples.
+    pub saturation_days: Vec<Option<f64>>,
 }
 
 /// The spec's alert thresholds (PIN-105, Module 1).
@@ -413,8 +416,23 @@ pub fn cards(p: &Pulse, t: &Thresholds) -> Vec<Card> {
             threshold: format!("Any > {:.0}%", t.infra_saturation * 100.0),
             crossed: utilization.is_some_and(|u| u > t.infra_saturation),
             rise_is_good: false,
-            last_week: "—".into(),
-            spark: Vec::new(),
+            last_week: p
+                .saturation_days
+                .get(7)
+                .copied()
+                .flatten()
+                .map(|u| format!("{:.0}%", u * 100.0))
+                .unwrap_or_else(|| "—".into()),
+            spark: if p.saturation_days.iter().take(7).any(Option::is_some) {
+                p.saturation_days
+                    .iter()
+                    .take(7)
+                    .rev()
+                    .map(|u| u.unwrap_or(0.0) * 100.0)
+                    .collect()
+            } else {
+                Vec::new()
+            },
         },
     ]
 }
@@ -456,6 +474,16 @@ mod card_tests {
             }),
             previous_infra_saturation: None,
             days,
+            saturation_days: vec![
+                Some(0.81),
+                None,
+                Some(0.7),
+                Some(0.7),
+                Some(0.7),
+                Some(0.7),
+                Some(0.6),
+                Some(0.55),
+            ],
         };
         let cards = cards(&pulse, &Thresholds::default());
         assert_eq!(
@@ -492,5 +520,10 @@ mod card_tests {
             ),
             ("81% redis", true, None)
         );
+        assert_eq!(
+            cards[5].spark,
+            vec![60.0, 70.0, 70.0, 70.0, 70.0, 0.0, 81.0]
+        );
+        assert_eq!(cards[5].last_week, "55%");
     }
 }

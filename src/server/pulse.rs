@@ -1,7 +1,7 @@
 //! System Pulse from the stream: eight 24-hour windows ending at `as_of`, the latest infra
 //! samples, and the state the spec derives from them.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 
 use crate::model::pulse::{
@@ -58,32 +58,42 @@ pub async fn day_counts(
     Ok(counts)
 }
 
-/// The most saturated resource by its latest sample in `(to - 24h, to]`.
-pub async fn saturation(
+/// Per 24-hour window (as in [`day_counts`]), the most saturated resource by its latest sample
+/// in that window; `None` for a window without samples.
+pub async fn saturation_by_day(
     pool: &PgPool,
-    to: DateTime<Utc>,
-) -> Result<Option<Saturation>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT resource, utilization FROM ( \
-             SELECT DISTINCT ON (metadata->>'resource') metadata->>'resource' AS resource, \
+    as_of: DateTime<Utc>,
+    days: i32,
+) -> Result<Vec<Option<Saturation>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT ON (day) day, resource, utilization FROM ( \
+             SELECT DISTINCT ON (day, resource) \
+                    floor(extract(epoch FROM ($1 - timestamp)) / 86400)::int AS day, \
+                    metadata->>'resource' AS resource, \
                     (metadata->>'current')::float8 / nullif((metadata->>'limit')::float8, 0) AS utilization \
              FROM ops_events \
-             WHERE event_type = 'INFRA_LIMIT_HIT' AND timestamp > $1 - interval '24 hours' AND timestamp <= $1 \
+             WHERE event_type = 'INFRA_LIMIT_HIT' \
+               AND timestamp > $1 - make_interval(days => $2) AND timestamp <= $1 \
                AND jsonb_typeof(metadata->'current') = 'number' AND jsonb_typeof(metadata->'limit') = 'number' \
-             ORDER BY metadata->>'resource', timestamp DESC) latest \
+             ORDER BY day, resource, timestamp DESC) latest \
          WHERE utilization IS NOT NULL \
-         ORDER BY utilization DESC, resource LIMIT 1",
+         ORDER BY day, utilization DESC, resource",
     )
-    .bind(to)
-    .fetch_optional(pool)
+    .bind(as_of)
+    .bind(days)
+    .fetch_all(pool)
     .await?;
-    row.map(|row| {
-        Ok(Saturation {
-            resource: row.try_get("resource")?,
-            utilization: row.try_get("utilization")?,
-        })
-    })
-    .transpose()
+    let mut by_day = vec![None; days as usize];
+    for row in rows {
+        let day: i32 = row.try_get("day")?;
+        if let Some(slot) = by_day.get_mut(day as usize) {
+            *slot = Some(Saturation {
+                resource: row.try_get("resource")?,
+                utilization: row.try_get("utilization")?,
+            });
+        }
+    }
+    Ok(by_day)
 }
 
 pub async fn pulse(
@@ -101,8 +111,13 @@ pub async fn pulse(
         llm_failures: MetricDelta::new(now.llm_failures, before.llm_failures),
         llm_calls: MetricDelta::new(now.llm_calls, before.llm_calls),
     };
-    let infra_saturation = saturation(pool, as_of).await?;
-    let previous_infra_saturation = saturation(pool, as_of - Duration::hours(24)).await?;
+    let saturation = saturation_by_day(pool, as_of, 8).await?;
+    let infra_saturation = saturation[0].clone();
+    let previous_infra_saturation = saturation[1].clone();
+    let saturation_days = saturation
+        .iter()
+        .map(|s| s.as_ref().map(|s| s.utilization))
+        .collect();
     let (system_state, reasons) = derive_state(
         &metrics,
         now.llm_failure_rate(),
@@ -119,5 +134,6 @@ pub async fn pulse(
         infra_saturation,
         previous_infra_saturation,
         days,
+        saturation_days,
     })
 }

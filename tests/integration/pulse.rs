@@ -101,6 +101,10 @@ async fn the_pulse_counts_compares_and_explains(pool: PgPool) {
         ("redis", 0.85)
     );
     assert_eq!(p.previous_infra_saturation.unwrap().utilization, 0.5);
+    // Per window: 85% now, 50% the day before, no samples earlier.
+    let mut saturation_days = vec![Some(0.85), Some(0.5)];
+    saturation_days.extend([None; 6]);
+    assert_eq!(p.saturation_days, saturation_days);
     assert_eq!(p.days.len(), 8);
     assert_eq!(p.days[7].incidents, 1, "same weekday last week");
 

@@ -16,6 +16,11 @@ use uuid::Uuid;
 /// export within the 24 hours that mark a legal buyer.
 const ONBOARDING_ACTION_MINUTES: (i64, i64) = (120, 540);
 
+/// The story of the last 24 hours: customers replay far less than before (the chance that a
+/// session replays is multiplied by this), so the pulse shows SILENT DEGRADATION with "Replays
+/// down …" while traffic looks normal.
+const LAST_DAY_REPLAY_FACTOR: f64 = 0.3;
+
 /// What a session may contain: views, then replays, then exports.
 struct Mix {
     views: (u32, u32),
@@ -165,6 +170,18 @@ impl TenantDay<'_> {
     }
 
     fn mix(&self, first_week: bool) -> Mix {
+        let mix = self.usual_mix(first_week);
+        if self.day + 1 == self.tl.days() {
+            Mix {
+                replay_p: mix.replay_p * LAST_DAY_REPLAY_FACTOR,
+                ..mix
+            }
+        } else {
+            mix
+        }
+    }
+
+    fn usual_mix(&self, first_week: bool) -> Mix {
         let none = Mix {
             views: (1, 2),
             replay_p: 0.0,

@@ -3,8 +3,10 @@
 //!
 //! The world is built so that every page of the console has something true to say: buyers of
 //! each intent, silent churners, a policy regression, a tenant that loses money, an abuser, a
-//! Redis instance heading for its limit. Each of those is placed by construction rather than
-//! left to chance, so a demo never comes up empty.
+//! Redis instance heading for its limit, and a last day in which customers replay far less
+//! than the day before, so the System Pulse opens on a silent degradation with its reason. Each
+//! of those is placed by construction rather than left to chance, so a demo never comes up
+//! empty.
 //!
 //! Nothing here does I/O: the server's CLI feeds [`DemoWorld::events_by_day`] through its own
 //! ingestion path, one day at a time.

@@ -185,3 +185,34 @@ fn generation_time_in_this_profile() {
     let n: usize = world.events_by_day().map(|c| c.len()).sum();
     println!("generated {n} events in {:?}", started.elapsed());
 }
+
+#[test]
+fn in_the_last_day_replays_fall_by_more_than_the_specs_thirty_percent() {
+    let g = generated();
+    let end = g.end();
+    let replays_in = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
+        g.events()
+            .filter(|e| e.event_type == EventType::ReplayExecuted)
+            .filter(|e| e.timestamp > from && e.timestamp <= to)
+            .count() as f64
+    };
+    let last = replays_in(end - Duration::hours(24), end);
+    let before = replays_in(end - Duration::hours(48), end - Duration::hours(24));
+    assert!(before >= 10.0, "{before} replays the day before");
+    assert!(last < before * 0.7, "{last} replays against {before}");
+    // The rest of the product carries on: API traffic is within 20% of the day before.
+    let calls_in = |from, to| {
+        g.events()
+            .filter(|e| e.event_type == EventType::ApiCallReceived)
+            .filter(|e| e.timestamp > from && e.timestamp <= to)
+            .count() as f64
+    };
+    let (calls, calls_before) = (
+        calls_in(end - Duration::hours(24), end),
+        calls_in(end - Duration::hours(48), end - Duration::hours(24)),
+    );
+    assert!(
+        (calls / calls_before - 1.0).abs() < 0.2,
+        "{calls} vs {calls_before}"
+    );
+}
