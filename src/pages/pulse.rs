@@ -124,9 +124,10 @@ pub fn PulsePage() -> impl IntoView {
     }
 }
 
-/// Shows the page as it was at a past moment.
+/// Shows the page as it was at a past moment; "Now" returns to the same page in the present.
 #[component]
 pub fn TimeTravel(as_of: Memo<Option<DateTime<Utc>>>) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
     let value = move || {
         as_of
             .get()
@@ -140,7 +141,7 @@ pub fn TimeTravel(as_of: Memo<Option<DateTime<Utc>>>) -> impl IntoView {
                 <input type="datetime-local" name="as_of" value=value />
             </label>
             <button type="submit" class="button">"Show"</button>
-            <a href="/" class="button subtle" class:hidden=move || as_of.get().is_none()>"Now"</a>
+            <a href=move || location.pathname.get() class="button subtle" class:hidden=move || as_of.get().is_none()>"Now"</a>
         </Form>
     }
 }

@@ -280,7 +280,8 @@ pub async fn evaluate(pool: &PgPool, now: DateTime<Utc>) -> Result<Vec<i64>, sql
     Ok(raised)
 }
 
-/// The latest alerts raised at or before `until`, newest first, with their deliveries.
+/// The latest alerts raised at or before `until`, newest first (of one evaluation, the change of
+/// state before the cards that explain it), with their deliveries.
 pub async fn history(
     pool: &PgPool,
     until: DateTime<Utc>,
@@ -293,7 +294,8 @@ pub async fn history(
                     FILTER (WHERE d.url IS NOT NULL), '[]') AS deliveries \
          FROM ops_alerts a LEFT JOIN ops_alert_deliveries d ON d.alert_id = a.id \
          WHERE a.raised_at <= $1 \
-         GROUP BY a.id ORDER BY a.raised_at DESC, a.id DESC LIMIT $2",
+         GROUP BY a.id \
+         ORDER BY a.raised_at DESC, (a.subject = 'system_state') DESC, a.id DESC LIMIT $2",
     )
     .bind(until)
     .bind(limit)

@@ -177,6 +177,8 @@ async fn a_change_raises_one_alert_per_transition_and_each_webhook_gets_it_once(
     // The history lists both, newest first, delivered to both webhooks.
     let history = alerts::history(&pool, t0(), 20).await.unwrap();
     assert_eq!(history.len(), 2);
+    // Raised together: the change of state is listed first.
+    assert_eq!(history[0].subject, "system_state");
     assert!(history
         .iter()
         .all(|h| h.deliveries.len() == 2 && h.deliveries.iter().all(|d| d.status == "delivered")));
@@ -192,11 +194,15 @@ async fn a_change_raises_one_alert_per_transition_and_each_webhook_gets_it_once(
 
     // Recovery is a transition too: five more exports make it 10 against 10.
     exports_at(&pool, 7..12).await;
-    let recovered = alerts::evaluate(&pool, t0()).await.unwrap();
+    let later = t0() + chrono::Duration::minutes(1);
+    let recovered = alerts::evaluate(&pool, later).await.unwrap();
     assert_eq!(recovered.len(), 2);
-    let history = alerts::history(&pool, t0(), 20).await.unwrap();
+    let history = alerts::history(&pool, later, 20).await.unwrap();
     assert_eq!(history.len(), 4);
     assert!(history[..2].iter().all(|h| !h.worsened()));
+    assert_eq!(history[0].subject, "system_state");
+    // A moment before the recovery, the history had only the first two.
+    assert_eq!(alerts::history(&pool, t0(), 20).await.unwrap().len(), 2);
     assert!(history.iter().any(|h| h.text
         == "Ops Console: Exports is back within its alert threshold (Drop > 40%): now 10, previous 24 h 10 (+0.0%)."));
 }
