@@ -7,6 +7,8 @@ use leptos_router::hooks::use_location;
 use leptos_router::path;
 
 use crate::components::async_view::async_view;
+use crate::pages::customer::CustomerPage;
+use crate::pages::customers::CustomersPage;
 use crate::pages::events::EventsPage;
 use crate::pages::infra::InfraPage;
 use crate::pages::login::LoginPage;
@@ -97,7 +99,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage />
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=PulsePage />
-                    <Route path=path!("customers") view=|| view! { <NotBuilt tab=TABS[1] /> } />
+                    <Route path=path!("customers") view=CustomersPage />
+                    <Route path=path!("customers/:tenant_id") view=CustomerPage />
                     <Route path=path!("incidents") view=|| view! { <NotBuilt tab=TABS[2] /> } />
                     <Route path=path!("stickiness") view=|| view! { <NotBuilt tab=TABS[3] /> } />
                     <Route path=path!("revenue") view=|| view! { <NotBuilt tab=TABS[4] /> } />

@@ -31,6 +31,13 @@ test.describe('@empty an empty database', () => {
     await expect(eventsPage.page.getByText('No events in this window.')).toBeVisible();
   });
 
+  test('there are no customers yet, and no silent churn', async ({ loginPage, page }) => {
+    await loginPage.loginAsOperator();
+    await page.goto('/customers');
+    await expect(page.getByTestId('customers-empty')).toContainText('No customers yet');
+    await expect(page.getByTestId('interventions')).toContainText('No silent churn');
+  });
+
   test('no alert has been raised and none is sent anywhere', async ({ loginPage, settingsPage, page }) => {
     await loginPage.loginAsOperator();
     await expect(page.getByTestId('no-alerts')).toContainText('No alert raised yet');

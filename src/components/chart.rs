@@ -85,7 +85,7 @@ mod tests {
 }
 
 #[cfg(feature = "hydrate")]
-pub use draw::{resource_trend, sparkline};
+pub use draw::{activity_timeline, resource_trend, sparkline};
 
 #[cfg(feature = "hydrate")]
 mod draw {
@@ -95,6 +95,7 @@ mod draw {
     use charming::{Chart, WasmRenderer};
     use wasm_bindgen::{JsCast, JsValue};
 
+    use crate::model::customers::{ActivityDay, ACTIVITY_SERIES};
     use crate::model::events::EventHistogram;
     use crate::model::infra::{HourPoint, ResourceStatus};
 
@@ -282,6 +283,34 @@ mod draw {
             );
         let width = width_of(id, 320);
         WasmRenderer::new(width, 220)
+            .render(id, &chart)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Thirty days of one tenant's activity, a line per series.
+    pub async fn activity_timeline(id: &str, days: &[ActivityDay]) -> Result<(), String> {
+        ensure_echarts().await?;
+        dispose(id);
+        let labels: Vec<String> = days
+            .iter()
+            .map(|d| d.until.format("%b %d").to_string())
+            .collect();
+        let mut chart = Chart::new()
+            .color(PALETTE.iter().map(|c| Color::from(*c)).collect())
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .legend(Legend::new().top(0))
+            .grid(Grid::new().left(48).right(16).top(40).bottom(28))
+            .x_axis(Axis::new().type_(AxisType::Category).data(labels))
+            .y_axis(Axis::new().type_(AxisType::Log).min(1));
+        for (name, pick) in ACTIVITY_SERIES {
+            // A log scale shows API calls and rare exports on one chart; zero days sit on the
+            // axis.
+            let values: Vec<f64> = days.iter().map(|d| (pick(d) as f64).max(1.0)).collect();
+            chart = chart.series(Line::new().name(name).show_symbol(false).data(values));
+        }
+        let width = width_of(id, 320);
+        WasmRenderer::new(width, 320)
             .render(id, &chart)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod customers;
 pub mod events;
 pub mod infra;
 pub mod pulse;

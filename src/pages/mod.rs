@@ -1,5 +1,7 @@
 //! One module per page.
 
+pub mod customer;
+pub mod customers;
 pub mod events;
 pub mod infra;
 pub mod login;

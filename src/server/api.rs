@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::ingest::{self, DecodeError, FieldError, Framing, IngestOutcome};
 use super::state::AppState;
 use super::{auth, events_query};
+use crate::model::customers::{CustomerProfile, Customers};
 use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::model::infra::Infra;
 use crate::model::pulse::Pulse;
@@ -29,14 +30,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ops/events", post(ingest_events).get(list_events))
         .route("/api/v1/ops/pulse", get(get_pulse))
         .route("/api/v1/ops/infra", get(get_infra))
+        .route("/api/v1/ops/customers", get(get_customers))
+        .route("/api/v1/ops/customers/{tenant_id}", get(get_customer))
         .route("/api/v1/ops/stream", get(stream))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
-    paths(ingest_events, list_events, get_pulse, get_infra, stream, healthz, readyz),
-    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra)),
+    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, stream, healthz, readyz),
+    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -335,6 +338,49 @@ async fn get_infra(
 ) -> Result<Json<Infra>, ApiError> {
     let as_of = parse_as_of(&params)?;
     Ok(Json(super::infra::infra(&state.pool, as_of).await?))
+}
+
+/// Customer Intelligence: every tenant's intent, stickiness, silent churn and churn risk,
+/// silent churners first.
+#[utoipa::path(get, path = "/api/v1/ops/customers", params(AsOfParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "every tenant seen up to `as_of`", body = Customers),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn get_customers(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Customers>, ApiError> {
+    let as_of = parse_as_of(&params)?;
+    Ok(Json(super::customers::customers(&state.pool, as_of).await?))
+}
+
+/// One tenant's profile: the list's fields plus subscription, evidence, time-to-value and the
+/// 30-day activity timeline.
+#[utoipa::path(get, path = "/api/v1/ops/customers/{tenant_id}",
+    params(("tenant_id" = uuid::Uuid, Path, description = "the tenant"), AsOfParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the tenant's profile", body = CustomerProfile),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 404, description = "no event of this tenant up to `as_of`", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn get_customer(
+    State(state): State<AppState>,
+    axum::extract::Path(tenant_id): axum::extract::Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<CustomerProfile>, ApiError> {
+    let tenant_id: uuid::Uuid = tenant_id
+        .parse()
+        .map_err(|_| ApiError::BadRequest("tenant_id: must be a UUID".into()))?;
+    let as_of = parse_as_of(&params)?;
+    super::customers::profile(&state.pool, tenant_id, as_of)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no tenant {tenant_id} up to {as_of}")))
 }
 
 /// Server-sent events: `ready` when connected, then `changed` (at most four a second) whenever

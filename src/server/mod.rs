@@ -1,10 +1,20 @@
 //! Everything that touches the database, HTTP or the clock.
 
+/// Events made in this console (replays, exports, sign-ins marked `source = operator`) and
+/// platform events are not customer behaviour and count in no metric.
+macro_rules! customer_event {
+    () => {
+        "tenant_id <> '00000000-0000-0000-0000-000000000000' \
+         AND coalesce(metadata->>'source', '') <> 'operator'"
+    };
+}
+
 pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod collector;
 pub mod config;
+pub mod customers;
 pub mod db;
 pub mod demo;
 pub mod error;

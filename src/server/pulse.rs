@@ -8,15 +8,6 @@ use crate::model::pulse::{
     derive_state, DayCounts, MetricDelta, Pulse, PulseMetrics, Saturation, Thresholds,
 };
 
-/// Events made in this console (replays, exports, sign-ins marked `source = operator`) and
-/// platform events are not customer behaviour and count in no metric.
-macro_rules! customer_event {
-    () => {
-        "tenant_id <> '00000000-0000-0000-0000-000000000000' \
-         AND coalesce(metadata->>'source', '') <> 'operator'"
-    };
-}
-
 /// Counts per 24-hour window: window `d` holds `(as_of - (d+1)·24h, as_of - d·24h]`.
 pub async fn day_counts(
     pool: &PgPool,

@@ -8,6 +8,7 @@ mod webhook_receiver;
 
 mod alerts;
 mod auth;
+mod customers;
 mod demo;
 mod emitter;
 mod infra;
