@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes, A};
 use leptos_router::hooks::use_location;
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 use crate::components::async_view::async_view;
 use crate::pages::customer::CustomerPage;
@@ -16,6 +16,7 @@ use crate::pages::not_built::NotBuilt;
 use crate::pages::not_found::NotFound;
 use crate::pages::pulse::PulsePage;
 use crate::pages::settings::SettingsPage;
+use crate::pages::stickiness::StickinessPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -100,9 +101,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=PulsePage />
                     <Route path=path!("customers") view=CustomersPage />
-                    <Route path=path!("customers/:tenant_id") view=CustomerPage />
+                    // Rendered whole before the head is sent, so an unknown tenant's 404 status
+                    // reaches the browser (a streamed page has already said 200).
+                    <Route path=path!("customers/:tenant_id") view=CustomerPage ssr=SsrMode::Async />
                     <Route path=path!("incidents") view=|| view! { <NotBuilt tab=TABS[2] /> } />
-                    <Route path=path!("stickiness") view=|| view! { <NotBuilt tab=TABS[3] /> } />
+                    <Route path=path!("stickiness") view=StickinessPage />
                     <Route path=path!("revenue") view=|| view! { <NotBuilt tab=TABS[4] /> } />
                     <Route path=path!("infra") view=InfraPage />
                     <Route path=path!("replay") view=|| view! { <NotBuilt tab=TABS[6] /> } />

@@ -36,6 +36,8 @@ test.describe('@empty an empty database', () => {
     await page.goto('/customers');
     await expect(page.getByTestId('customers-empty')).toContainText('No customers yet');
     await expect(page.getByTestId('interventions')).toContainText('No silent churn');
+    await page.goto('/stickiness');
+    await expect(page.getByTestId('funnel-empty')).toContainText('No incident in the last 30 days');
   });
 
   test('no alert has been raised and none is sent anywhere', async ({ loginPage, settingsPage, page }) => {

@@ -85,7 +85,7 @@ mod tests {
 }
 
 #[cfg(feature = "hydrate")]
-pub use draw::{activity_timeline, resource_trend, sparkline};
+pub use draw::{activity_timeline, funnel, resource_trend, sparkline};
 
 #[cfg(feature = "hydrate")]
 mod draw {
@@ -98,6 +98,7 @@ mod draw {
     use crate::model::customers::{ActivityDay, ACTIVITY_SERIES};
     use crate::model::events::EventHistogram;
     use crate::model::infra::{HourPoint, ResourceStatus};
+    use crate::model::stickiness::Funnel as FunnelData;
 
     const ECHARTS_SRC: &str = "/vendor/echarts.min.js";
 
@@ -309,6 +310,43 @@ mod draw {
             let values: Vec<f64> = days.iter().map(|d| (pick(d) as f64).max(1.0)).collect();
             chart = chart.series(Line::new().name(name).show_symbol(false).data(values));
         }
+        let width = width_of(id, 320);
+        WasmRenderer::new(width, 320)
+            .render(id, &chart)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// The funnel: one band per step, as wide as the tenants that reached it.
+    pub async fn funnel(id: &str, data: &FunnelData) -> Result<(), String> {
+        use charming::element::{Label, Sort};
+        use charming::series::Funnel;
+        ensure_echarts().await?;
+        dispose(id);
+        if data.steps.first().is_none_or(|s| s.tenants == 0) {
+            return Ok(());
+        }
+        let max = data.steps[0].tenants as f64;
+        let points: Vec<(i64, String)> = data
+            .steps
+            .iter()
+            .map(|s| (s.tenants, s.step.clone()))
+            .collect();
+        let chart = Chart::new()
+            .color(PALETTE.iter().map(|c| Color::from(*c)).collect())
+            .tooltip(Tooltip::new().trigger(Trigger::Item))
+            .series(
+                Funnel::new()
+                    .name("Tenants")
+                    .sort(Sort::None)
+                    .min(0.0)
+                    .max(max)
+                    .gap(2.0)
+                    .left("10%")
+                    .width("80%")
+                    .label(Label::new().show(true).formatter("{b}: {c}"))
+                    .data(points),
+            );
         let width = width_of(id, 320);
         WasmRenderer::new(width, 320)
             .render(id, &chart)

@@ -7,5 +7,6 @@ pub mod customers;
 pub mod events;
 pub mod infra;
 pub mod pulse;
+pub mod stickiness;
 
 pub use ops_events::{Event, EventType, PLATFORM_TENANT};

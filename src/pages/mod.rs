@@ -9,3 +9,4 @@ pub mod not_built;
 pub mod not_found;
 pub mod pulse;
 pub mod settings;
+pub mod stickiness;

@@ -20,6 +20,7 @@ use crate::model::customers::{CustomerProfile, Customers};
 use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::model::infra::Infra;
 use crate::model::pulse::Pulse;
+use crate::model::stickiness::{Funnel, WINDOWS};
 use crate::model::{Event, EventType};
 
 pub fn routes() -> Router<AppState> {
@@ -32,14 +33,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ops/infra", get(get_infra))
         .route("/api/v1/ops/customers", get(get_customers))
         .route("/api/v1/ops/customers/{tenant_id}", get(get_customer))
+        .route("/api/v1/ops/stickiness", get(get_stickiness))
         .route("/api/v1/ops/stream", get(stream))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
-    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, stream, healthz, readyz),
-    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile)),
+    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, get_stickiness, stream, healthz, readyz),
+    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile, Funnel)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -381,6 +383,42 @@ async fn get_customer(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no tenant {tenant_id} up to {as_of}")))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[allow(dead_code)]
+struct StickinessParams {
+    /// RFC 3339: the answer as the console would have given it at that moment
+    as_of: Option<String>,
+    /// the window in days: 7, 30 (default) or 90
+    days: Option<i32>,
+}
+
+/// Product Stickiness: the five-step funnel over a window, with conversions, the spec's
+/// drop-off reading, median times between steps and who is stuck where.
+#[utoipa::path(get, path = "/api/v1/ops/stickiness", params(StickinessParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the funnel", body = Funnel),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn get_stickiness(
+    State(state): State<AppState>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Result<Json<Funnel>, ApiError> {
+    let days = match params.remove("days") {
+        None => crate::model::stickiness::DEFAULT_WINDOW,
+        Some(d) => d
+            .parse::<i32>()
+            .ok()
+            .filter(|d| WINDOWS.contains(d))
+            .ok_or_else(|| ApiError::BadRequest("parameter days: must be 7, 30 or 90".into()))?,
+    };
+    let as_of = parse_as_of(&params)?;
+    Ok(Json(
+        super::stickiness::stickiness(&state.pool, as_of, days).await?,
+    ))
 }
 
 /// Server-sent events: `ready` when connected, then `changed` (at most four a second) whenever

@@ -26,3 +26,4 @@ pub mod live;
 pub mod pulse;
 pub mod session;
 pub mod state;
+pub mod stickiness;

@@ -236,3 +236,27 @@ async fn the_api_answers_the_contract_and_the_profile(pool: PgPool) {
     assert_eq!(bad.status(), 400);
     server.stop().await;
 }
+
+#[sqlx::test]
+async fn the_profile_page_of_an_unknown_tenant_is_a_404(pool: PgPool) {
+    use crate::common::*;
+    fixture(&pool).await;
+    create_admin(&pool).await;
+    let server = TestServer::start(pool, None).await;
+    let cookie = sign_in(&server).await;
+    let get = |path: String| {
+        browser()
+            .get(server.url(&path))
+            .header("cookie", &cookie)
+            .send()
+    };
+    let missing = get(format!("/customers/{}", Uuid::from_u128(0xFF)))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.text().await.unwrap().contains("Customer not found"));
+    let known = get(format!("/customers/{SILENT}")).await.unwrap();
+    assert_eq!(known.status(), 200);
+    assert!(known.text().await.unwrap().contains("silent-co"));
+    server.stop().await;
+}

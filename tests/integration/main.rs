@@ -16,3 +16,4 @@ mod ingest;
 mod live;
 mod pulse;
 mod redis_collector;
+mod stickiness;

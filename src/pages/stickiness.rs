@@ -1,0 +1,191 @@
+//! Product Stickiness: "Which feature actually keeps users?"
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::async_view::async_view;
+use crate::model::stickiness::{Funnel, FunnelStep, DEFAULT_WINDOW, WINDOWS};
+use crate::pages::infra::as_of_param;
+use crate::pages::pulse::TimeTravel;
+
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+pub async fn load_stickiness(
+    as_of: Option<DateTime<Utc>>,
+    days: i32,
+) -> Result<Funnel, ServerFnError> {
+    use crate::server::{session, stickiness};
+    session::require_operator().await?;
+    let state = session::state()?;
+    let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    let days = if WINDOWS.contains(&days) {
+        days
+    } else {
+        DEFAULT_WINDOW
+    };
+    stickiness::stickiness(&state.pool, as_of, days)
+        .await
+        .map_err(session::db_error)
+}
+
+const CHART_ID: &str = "funnel-chart";
+
+fn hours(h: Option<f64>) -> String {
+    match h {
+        None => "—".into(),
+        Some(h) if h < 48.0 => format!("{h:.1} h"),
+        Some(h) => format!("{:.1} days", h / 24.0),
+    }
+}
+
+#[component]
+pub fn StickinessPage() -> impl IntoView {
+    let query = use_query_map();
+    let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
+    let days = Memo::new(move |_| {
+        query
+            .read()
+            .get("days")
+            .and_then(|d| d.parse::<i32>().ok())
+            .filter(|d| WINDOWS.contains(d))
+            .unwrap_or(DEFAULT_WINDOW)
+    });
+    let data = Resource::new(
+        move || (as_of.get(), days.get()),
+        |(a, d)| load_stickiness(a, d),
+    );
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(Ok(funnel)) = data.get() {
+            leptos::task::spawn_local(async move {
+                if let Err(e) = crate::components::chart::funnel(CHART_ID, &funnel).await {
+                    leptos::logging::error!("funnel chart: {e}");
+                }
+            });
+        }
+    });
+
+    let window_href = move |d: i32| {
+        let mut href = format!("/stickiness?days={d}");
+        if let Some(t) = query.read().get("as_of") {
+            href.push_str(&format!("&as_of={t}"));
+        }
+        href
+    };
+    view! {
+        <Title text="Product Stickiness" />
+        <header class="page-header with-tools">
+            <div>
+                <h1>"Product Stickiness"</h1>
+                <p class="question">"Which feature actually keeps users?"</p>
+            </div>
+            <TimeTravel as_of />
+        </header>
+        <nav class="segmented" aria-label="Window">
+            {WINDOWS
+                .iter()
+                .map(|d| {
+                    let d = *d;
+                    view! {
+                        <a href=move || window_href(d)
+                            class="button"
+                            aria-current=move || (days.get() == d).then_some("true")>
+                            {format!("Last {d} days")}
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </nav>
+        <section class="card" aria-labelledby="funnel-heading">
+            <h2 id="funnel-heading">"From incident to verified certificate"</h2>
+            <div id=CHART_ID class="chart" data-testid=CHART_ID role="img"
+                aria-label="Tenants reaching each step of the funnel"></div>
+            {async_view(
+                move || async move { data.await },
+                |f: Funnel| view! { <StepsTable funnel=f /> },
+            )}
+        </section>
+    }
+}
+
+#[component]
+fn StepsTable(funnel: Funnel) -> impl IntoView {
+    if funnel.steps[0].tenants == 0 {
+        return view! {
+            <p class="empty-state" data-testid="funnel-empty">
+                {format!("No incident in the last {} days: the funnel starts when customers see their first incident.", funnel.window_days)}
+            </p>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table class="events funnel" data-testid="funnel-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Step"</th>
+                        <th scope="col" class="num">"Tenants"</th>
+                        <th scope="col" class="num">"From previous"</th>
+                        <th scope="col" class="num">"Median time from previous"</th>
+                        <th scope="col">"If they stop here"</th>
+                        <th scope="col">"Stuck here"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {funnel.steps.into_iter().map(|s| view! { <StepRow s /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn StepRow(s: FunnelStep) -> impl IntoView {
+    let conversion = s
+        .conversion_pct
+        .map(|c| format!("{c:.1}%"))
+        .unwrap_or_else(|| "—".into());
+    let skipped =
+        (s.skipped > 0).then(|| format!("{} skipped this step but took a later one", s.skipped));
+    let reading = match (&s.interpretation, &s.action) {
+        (Some(i), Some(a)) => format!("{i} → {a}"),
+        _ => "—".into(),
+    };
+    let stuck_count = s.stuck.len();
+    view! {
+        <tr class:worst=s.worst_drop_off data-testid="funnel-step">
+            <th scope="row">
+                {s.step.clone()}
+                {s.worst_drop_off.then(|| view! { <span class="type-badge silent">"worst drop-off after this step"</span> })}
+                {skipped.map(|t| view! { <div class="muted small-print">{t}</div> })}
+            </th>
+            <td class="num" data-testid="step-tenants">{s.tenants}</td>
+            <td class="num" data-testid="step-conversion">{conversion}</td>
+            <td class="num">{hours(s.median_hours_from_previous)}</td>
+            <td>{reading}</td>
+            <td>
+                {if stuck_count == 0 {
+                    view! { <span class="muted">"—"</span> }.into_any()
+                } else {
+                    view! {
+                        <details data-testid="stuck">
+                            <summary>{format!("{stuck_count} tenant{}", if stuck_count == 1 { "" } else { "s" })}</summary>
+                            <ul class="stuck-list">
+                                {s.stuck
+                                    .into_iter()
+                                    .map(|t| view! {
+                                        <li><a href=format!("/customers/{}", t.tenant_id)>{t.tenant_name}</a></li>
+                                    })
+                                    .collect_view()}
+                            </ul>
+                        </details>
+                    }
+                    .into_any()
+                }}
+            </td>
+        </tr>
+    }
+}
