@@ -109,11 +109,7 @@ fn Missing() -> impl IntoView {
 }
 
 fn hours(h: Option<f64>) -> String {
-    match h {
-        None => "not yet".into(),
-        Some(h) if h < 48.0 => format!("{h:.1} hours"),
-        Some(h) => format!("{:.1} days", h / 24.0),
-    }
+    crate::pages::customers::hours_text(h, "not yet")
 }
 
 #[component]

@@ -118,6 +118,15 @@ fn urlencoding(text: &str) -> String {
         .collect()
 }
 
+/// "2.3 hours" under two days, else "3.5 days"; `missing` when there is nothing.
+pub fn hours_text(h: Option<f64>, missing: &str) -> String {
+    match h {
+        None => missing.to_owned(),
+        Some(h) if h < 48.0 => format!("{h:.1} hours"),
+        Some(h) => format!("{:.1} days", h / 24.0),
+    }
+}
+
 pub fn ago(as_of: DateTime<Utc>, t: Option<DateTime<Utc>>) -> String {
     match t {
         None => "never".into(),

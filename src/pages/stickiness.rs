@@ -32,11 +32,7 @@ pub async fn load_stickiness(
 const CHART_ID: &str = "funnel-chart";
 
 fn hours(h: Option<f64>) -> String {
-    match h {
-        None => "—".into(),
-        Some(h) if h < 48.0 => format!("{h:.1} h"),
-        Some(h) => format!("{:.1} days", h / 24.0),
-    }
+    crate::pages::customers::hours_text(h, "—")
 }
 
 #[component]

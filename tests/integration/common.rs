@@ -132,6 +132,18 @@ pub async fn api_json(server: &TestServer, path: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// GETs a read-API path with the test's API token and returns only the status.
+pub async fn api_status(server: &TestServer, path: &str) -> u16 {
+    reqwest::Client::new()
+        .get(server.url(path))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 pub async fn count_events(pool: &PgPool) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM ops_events")
         .fetch_one(pool)

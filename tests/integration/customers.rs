@@ -220,20 +220,12 @@ async fn the_api_answers_the_contract_and_the_profile(pool: PgPool) {
     assert_eq!(profile["latest_incident"], Uuid::from_u128(3).to_string());
     assert_eq!(profile["trends"][0]["trend"], "stopped");
 
-    let missing = reqwest::Client::new()
-        .get(server.url(&format!("/api/v1/ops/customers/{}", Uuid::from_u128(0xFF))))
-        .bearer_auth(crate::common::API_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), 404);
-    let bad = reqwest::Client::new()
-        .get(server.url("/api/v1/ops/customers/not-a-uuid"))
-        .bearer_auth(crate::common::API_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+    let unknown = format!("/api/v1/ops/customers/{}", Uuid::from_u128(0xFF));
+    assert_eq!(crate::common::api_status(&server, &unknown).await, 404);
+    assert_eq!(
+        crate::common::api_status(&server, "/api/v1/ops/customers/not-a-uuid").await,
+        400
+    );
     server.stop().await;
 }
 

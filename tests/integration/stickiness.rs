@@ -133,12 +133,9 @@ async fn the_api_answers_the_contract(pool: PgPool) {
     assert_eq!(steps[0]["tenants"], 5);
     assert!(steps[0]["conversion_pct"].is_null());
     assert_eq!(steps[1]["conversion_pct"], 80.0);
-    let bad = reqwest::Client::new()
-        .get(server.url("/api/v1/ops/stickiness?days=8"))
-        .bearer_auth(crate::common::API_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        crate::common::api_status(&server, "/api/v1/ops/stickiness?days=8").await,
+        400
+    );
     server.stop().await;
 }
