@@ -6,6 +6,7 @@ mod common;
 mod redis_server;
 mod webhook_receiver;
 
+mod accuracy;
 mod alerts;
 mod auth;
 mod customers;
