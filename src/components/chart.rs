@@ -342,8 +342,8 @@ mod draw {
                     .min(0.0)
                     .max(max)
                     .gap(2.0)
-                    .left("10%")
-                    .width("80%")
+                    .left("8%")
+                    .width("62%")
                     .label(Label::new().show(true).formatter("{b}: {c}"))
                     .data(points),
             );
