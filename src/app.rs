@@ -15,6 +15,7 @@ use crate::pages::login::LoginPage;
 use crate::pages::not_built::NotBuilt;
 use crate::pages::not_found::NotFound;
 use crate::pages::pulse::PulsePage;
+use crate::pages::revenue::RevenuePage;
 use crate::pages::settings::SettingsPage;
 use crate::pages::stickiness::StickinessPage;
 
@@ -106,7 +107,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("customers/:tenant_id") view=CustomerPage ssr=SsrMode::Async />
                     <Route path=path!("incidents") view=|| view! { <NotBuilt tab=TABS[2] /> } />
                     <Route path=path!("stickiness") view=StickinessPage />
-                    <Route path=path!("revenue") view=|| view! { <NotBuilt tab=TABS[4] /> } />
+                    <Route path=path!("revenue") view=RevenuePage />
                     <Route path=path!("infra") view=InfraPage />
                     <Route path=path!("replay") view=|| view! { <NotBuilt tab=TABS[6] /> } />
                     <Route path=path!("events") view=EventsPage />

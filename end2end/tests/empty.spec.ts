@@ -38,6 +38,8 @@ test.describe('@empty an empty database', () => {
     await expect(page.getByTestId('interventions')).toContainText('No silent churn');
     await page.goto('/stickiness');
     await expect(page.getByTestId('funnel-empty')).toContainText('No incident in the last 30 days');
+    await page.goto('/revenue');
+    await expect(page.getByTestId('revenue-empty')).toContainText('No paying or active tenant');
   });
 
   test('no alert has been raised and none is sent anywhere', async ({ loginPage, settingsPage, page }) => {

@@ -85,7 +85,7 @@ mod tests {
 }
 
 #[cfg(feature = "hydrate")]
-pub use draw::{activity_timeline, funnel, resource_trend, sparkline};
+pub use draw::{activity_timeline, funnel, margins, resource_trend, sparkline};
 
 #[cfg(feature = "hydrate")]
 mod draw {
@@ -98,6 +98,7 @@ mod draw {
     use crate::model::customers::{ActivityDay, ACTIVITY_SERIES};
     use crate::model::events::EventHistogram;
     use crate::model::infra::{HourPoint, ResourceStatus};
+    use crate::model::revenue::Revenue;
     use crate::model::stickiness::Funnel as FunnelData;
 
     const ECHARTS_SRC: &str = "/vendor/echarts.min.js";
@@ -349,6 +350,44 @@ mod draw {
             );
         let width = width_of(id, 320);
         WasmRenderer::new(width, 320)
+            .render(id, &chart)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// One bar per tenant, lowest margin first; losses in red.
+    pub async fn margins(id: &str, data: &Revenue) -> Result<(), String> {
+        use charming::datatype::DataPointItem;
+        use charming::element::ItemStyle;
+        use rust_decimal::prelude::ToPrimitive;
+        ensure_echarts().await?;
+        dispose(id);
+        if data.tenants.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = data.tenants.iter().map(|t| t.tenant_name.clone()).collect();
+        let bars: Vec<DataPointItem> = data
+            .tenants
+            .iter()
+            .map(|t| {
+                let margin = t.margin_usd.to_f64().unwrap_or_default();
+                let colour = if margin < 0.0 { PALETTE[1] } else { PALETTE[3] };
+                DataPointItem::new(margin).item_style(ItemStyle::new().color(colour))
+            })
+            .collect();
+        let chart = Chart::new()
+            .tooltip(Tooltip::new().trigger(Trigger::Axis))
+            .grid(Grid::new().left(64).right(16).top(16).bottom(90))
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Category)
+                    .data(names)
+                    .axis_label(charming::element::AxisLabel::new().rotate(60)),
+            )
+            .y_axis(Axis::new().type_(AxisType::Value).name("USD"))
+            .series(Bar::new().name("margin").data(bars));
+        let width = width_of(id, 320);
+        WasmRenderer::new(width, 360)
             .render(id, &chart)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))

@@ -3,3 +3,4 @@
 pub mod async_view;
 pub mod chart;
 pub mod live;
+pub mod window;

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod events;
 pub mod infra;
 pub mod pulse;
+pub mod revenue;
 pub mod stickiness;
 
 pub use ops_events::{Event, EventType, PLATFORM_TENANT};

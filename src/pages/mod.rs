@@ -8,5 +8,6 @@ pub mod login;
 pub mod not_built;
 pub mod not_found;
 pub mod pulse;
+pub mod revenue;
 pub mod settings;
 pub mod stickiness;

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::async_view::async_view;
+use crate::components::window::{window_param, WindowPicker};
 use crate::model::stickiness::{Funnel, FunnelStep, DEFAULT_WINDOW, WINDOWS};
 use crate::pages::infra::as_of_param;
 use crate::pages::pulse::TimeTravel;
@@ -19,11 +20,7 @@ pub async fn load_stickiness(
     session::require_operator().await?;
     let state = session::state()?;
     let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
-    let days = if WINDOWS.contains(&days) {
-        days
-    } else {
-        DEFAULT_WINDOW
-    };
+    let days = crate::components::window::clamp_window(days, &WINDOWS, DEFAULT_WINDOW);
     stickiness::stickiness(&state.pool, as_of, days)
         .await
         .map_err(session::db_error)
@@ -39,14 +36,7 @@ fn hours(h: Option<f64>) -> String {
 pub fn StickinessPage() -> impl IntoView {
     let query = use_query_map();
     let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
-    let days = Memo::new(move |_| {
-        query
-            .read()
-            .get("days")
-            .and_then(|d| d.parse::<i32>().ok())
-            .filter(|d| WINDOWS.contains(d))
-            .unwrap_or(DEFAULT_WINDOW)
-    });
+    let days = Memo::new(move |_| window_param(&query.read(), &WINDOWS, DEFAULT_WINDOW));
     let data = Resource::new(
         move || (as_of.get(), days.get()),
         |(a, d)| load_stickiness(a, d),
@@ -63,13 +53,6 @@ pub fn StickinessPage() -> impl IntoView {
         }
     });
 
-    let window_href = move |d: i32| {
-        let mut href = format!("/stickiness?days={d}");
-        if let Some(t) = query.read().get("as_of") {
-            href.push_str(&format!("&as_of={t}"));
-        }
-        href
-    };
     view! {
         <Title text="Product Stickiness" />
         <header class="page-header with-tools">
@@ -79,21 +62,7 @@ pub fn StickinessPage() -> impl IntoView {
             </div>
             <TimeTravel as_of />
         </header>
-        <nav class="segmented" aria-label="Window">
-            {WINDOWS
-                .iter()
-                .map(|d| {
-                    let d = *d;
-                    view! {
-                        <a href=move || window_href(d)
-                            class="button"
-                            aria-current=move || (days.get() == d).then_some("true")>
-                            {format!("Last {d} days")}
-                        </a>
-                    }
-                })
-                .collect_view()}
-        </nav>
+        <WindowPicker path="/stickiness" allowed=&WINDOWS days />
         <section class="card" aria-labelledby="funnel-heading">
             <h2 id="funnel-heading">"From incident to verified certificate"</h2>
             <div id=CHART_ID class="chart" data-testid=CHART_ID role="img"

@@ -20,7 +20,8 @@ use crate::model::customers::{CustomerProfile, Customers};
 use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::model::infra::Infra;
 use crate::model::pulse::Pulse;
-use crate::model::stickiness::{Funnel, WINDOWS};
+use crate::model::revenue::Revenue;
+use crate::model::stickiness::Funnel;
 use crate::model::{Event, EventType};
 
 pub fn routes() -> Router<AppState> {
@@ -34,14 +35,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ops/customers", get(get_customers))
         .route("/api/v1/ops/customers/{tenant_id}", get(get_customer))
         .route("/api/v1/ops/stickiness", get(get_stickiness))
+        .route("/api/v1/ops/revenue", get(get_revenue))
+        .route("/api/v1/ops/revenue.csv", get(get_revenue_csv))
         .route("/api/v1/ops/stream", get(stream))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
-    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, get_stickiness, stream, healthz, readyz),
-    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile, Funnel)),
+    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, get_stickiness, get_revenue, get_revenue_csv, stream, healthz, readyz),
+    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile, Funnel, Revenue)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -385,18 +388,40 @@ async fn get_customer(
         .ok_or_else(|| ApiError::NotFound(format!("no tenant {tenant_id} up to {as_of}")))
 }
 
+/// `days` from the address: one of `allowed`, else `default` when absent.
+fn parse_days(
+    params: &mut HashMap<String, String>,
+    allowed: &[i32],
+    default: i32,
+) -> Result<i32, ApiError> {
+    match params.remove("days") {
+        None => Ok(default),
+        Some(d) => d
+            .parse::<i32>()
+            .ok()
+            .filter(|d| allowed.contains(d))
+            .ok_or_else(|| {
+                let list: Vec<String> = allowed.iter().map(i32::to_string).collect();
+                ApiError::BadRequest(format!(
+                    "parameter days: must be one of {}",
+                    list.join(", ")
+                ))
+            }),
+    }
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[allow(dead_code)]
-struct StickinessParams {
+struct WindowParams {
     /// RFC 3339: the answer as the console would have given it at that moment
     as_of: Option<String>,
-    /// the window in days: 7, 30 (default) or 90
+    /// the window in days: 7, 30 (the default) or 90
     days: Option<i32>,
 }
 
 /// Product Stickiness: the five-step funnel over a window, with conversions, the spec's
 /// drop-off reading, median times between steps and who is stuck where.
-#[utoipa::path(get, path = "/api/v1/ops/stickiness", params(StickinessParams),
+#[utoipa::path(get, path = "/api/v1/ops/stickiness", params(WindowParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "the funnel", body = Funnel),
@@ -407,18 +432,67 @@ async fn get_stickiness(
     State(state): State<AppState>,
     Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<Json<Funnel>, ApiError> {
-    let days = match params.remove("days") {
-        None => crate::model::stickiness::DEFAULT_WINDOW,
-        Some(d) => d
-            .parse::<i32>()
-            .ok()
-            .filter(|d| WINDOWS.contains(d))
-            .ok_or_else(|| ApiError::BadRequest("parameter days: must be 7, 30 or 90".into()))?,
-    };
+    use crate::model::stickiness::{DEFAULT_WINDOW, WINDOWS};
+    let days = parse_days(&mut params, &WINDOWS, DEFAULT_WINDOW)?;
     let as_of = parse_as_of(&params)?;
     Ok(Json(
         super::stickiness::stickiness(&state.pool, as_of, days).await?,
     ))
+}
+
+/// The window and moment of a revenue request.
+fn revenue_params(mut params: HashMap<String, String>) -> Result<(DateTime<Utc>, i32), ApiError> {
+    use crate::model::revenue::{DEFAULT_WINDOW, WINDOWS};
+    let days = parse_days(&mut params, &WINDOWS, DEFAULT_WINDOW)?;
+    Ok((parse_as_of(&params)?, days))
+}
+
+/// Revenue & Risk: per-tenant unit economics over the window (lowest margin first), the four
+/// risk flags with the numbers behind them, and the totals.
+#[utoipa::path(get, path = "/api/v1/ops/revenue", params(WindowParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the table", body = Revenue),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn get_revenue(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Revenue>, ApiError> {
+    let (as_of, days) = revenue_params(params)?;
+    Ok(Json(
+        super::revenue::revenue(&state.pool, as_of, days).await?,
+    ))
+}
+
+/// The Revenue & Risk table as CSV (a download).
+#[utoipa::path(get, path = "/api/v1/ops/revenue.csv", params(WindowParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "one row per tenant, lowest margin first", content_type = "text/csv"),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody)))]
+async fn get_revenue_csv(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (as_of, days) = revenue_params(params)?;
+    let revenue = super::revenue::revenue(&state.pool, as_of, days).await?;
+    let body = super::revenue::to_csv(&revenue)
+        .map_err(|e| ApiError::BadRequest(format!("cannot write the CSV: {e}")))?;
+    let name = format!(
+        "attachment; filename=\"revenue-{}-{days}d.csv\"",
+        as_of.format("%Y%m%d-%H%M")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Server-sent events: `ready` when connected, then `changed` (at most four a second) whenever

@@ -48,6 +48,33 @@ const FACTS_SQL: &str = concat!(
      GROUP BY tenant_id"
 );
 
+/// What a tenant's first `SUBSCRIPTION_STARTED` said, from a row's `subscription` column (its
+/// metadata).
+pub(crate) struct Subscription {
+    pub name: Option<String>,
+    pub plan: Option<String>,
+    pub source: Option<String>,
+    pub price_usd_month: Option<Decimal>,
+}
+
+impl Subscription {
+    pub(crate) fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
+        let metadata: Option<serde_json::Value> = row.try_get("subscription")?;
+        let field = |key: &str| metadata.as_ref().and_then(|m| m.get(key));
+        let text = |key: &str| field(key).and_then(|v| v.as_str()).map(str::to_owned);
+        Ok(Subscription {
+            name: text("tenant_name"),
+            plan: text("plan"),
+            source: text("source"),
+            price_usd_month: field("price_usd_month").and_then(|v| match v {
+                serde_json::Value::String(s) => s.parse::<Decimal>().ok(),
+                serde_json::Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+                _ => None,
+            }),
+        })
+    }
+}
+
 fn counts(row: &sqlx::postgres::PgRow, when: &str) -> Result<ActionCounts, sqlx::Error> {
     let get = |name: &str| row.try_get::<i64, _>(format!("{name}_{when}").as_str());
     Ok(ActionCounts {
@@ -73,28 +100,13 @@ pub async fn facts(
         .await?;
     rows.iter()
         .map(|row| {
-            let subscription: Option<serde_json::Value> = row.try_get("subscription")?;
-            let text = |key: &str| {
-                subscription
-                    .as_ref()
-                    .and_then(|s| s.get(key))
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned)
-            };
-            let price = subscription
-                .as_ref()
-                .and_then(|s| s.get("price_usd_month"))
-                .and_then(|v| match v {
-                    serde_json::Value::String(s) => s.parse::<Decimal>().ok(),
-                    serde_json::Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
-                    _ => None,
-                });
+            let s = Subscription::from_row(row)?;
             Ok(TenantFacts {
                 tenant_id: row.try_get("tenant_id")?,
-                name: text("tenant_name"),
-                plan: text("plan"),
-                source: text("source"),
-                price_usd_month: price,
+                name: s.name,
+                plan: s.plan,
+                source: s.source,
+                price_usd_month: s.price_usd_month,
                 subscribed_at: row.try_get("subscribed_at")?,
                 first_event: row.try_get("first_event")?,
                 cancelled_at: row.try_get("cancelled_at")?,

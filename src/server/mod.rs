@@ -24,6 +24,7 @@ pub mod infra;
 pub mod ingest;
 pub mod live;
 pub mod pulse;
+pub mod revenue;
 pub mod session;
 pub mod state;
 pub mod stickiness;

@@ -17,4 +17,5 @@ mod ingest;
 mod live;
 mod pulse;
 mod redis_collector;
+mod revenue;
 mod stickiness;
