@@ -212,10 +212,17 @@ pub fn intent(signup: DateTime<Utc>, f: &TenantFacts) -> (Intent, f64, String) {
     )
 }
 
+/// NOTES.md 2: the first `SUBSCRIPTION_STARTED` is the signup, else the tenant's first event.
+pub fn signup_at(
+    subscribed_at: Option<DateTime<Utc>>,
+    first_event: DateTime<Utc>,
+) -> DateTime<Utc> {
+    subscribed_at.unwrap_or(first_event)
+}
+
 /// The whole row for a tenant as of `as_of`.
 pub fn customer(f: &TenantFacts, as_of: DateTime<Utc>) -> Customer {
-    // NOTES.md 2: the first SUBSCRIPTION_STARTED is the signup, else the first event.
-    let signup = f.subscribed_at.unwrap_or(f.first_event);
+    let signup = signup_at(f.subscribed_at, f.first_event);
     let (inferred_intent, intent_confidence, intent_evidence) = intent(signup, f);
     let stickiness_score = f.now.stickiness();
     let stickiness_last_week = f.week_ago.stickiness();
@@ -236,10 +243,7 @@ pub fn customer(f: &TenantFacts, as_of: DateTime<Utc>) -> Customer {
     );
     Customer {
         tenant_id: f.tenant_id,
-        tenant_name: f
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("tenant {}", &f.tenant_id.to_string()[..8])),
+        tenant_name: super::tenant_label(f.tenant_id, f.name.as_deref()),
         plan: f.plan.clone(),
         price_usd_month: f.price_usd_month.unwrap_or(Decimal::from(99)),
         signup_at: signup,

@@ -11,3 +11,9 @@ pub mod revenue;
 pub mod stickiness;
 
 pub use ops_events::{Event, EventType, PLATFORM_TENANT};
+
+/// How a tenant is named on every page: its `tenant_name`, else the start of its id.
+pub fn tenant_label(tenant_id: uuid::Uuid, name: Option<&str>) -> String {
+    name.map(str::to_owned)
+        .unwrap_or_else(|| format!("tenant {}", &tenant_id.to_string()[..8]))
+}

@@ -226,10 +226,7 @@ pub fn economics(usages: &[TenantUsage], as_of: DateTime<Utc>, window_days: i32)
             }
             TenantEconomics {
                 tenant_id: u.tenant_id,
-                tenant_name: u
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| format!("tenant {}", &u.tenant_id.to_string()[..8])),
+                tenant_name: super::tenant_label(u.tenant_id, u.name.as_deref()),
                 plan: u.plan.clone(),
                 price_usd_month: u.price_usd_month.unwrap_or(Decimal::from(99)),
                 revenue_usd,

@@ -23,7 +23,7 @@ pub async fn load_customer_profile(
     let Ok(tenant) = tenant_id.parse::<uuid::Uuid>() else {
         return Ok(None);
     };
-    let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    let as_of = session::moment(as_of);
     customers::profile(&state.pool, tenant, as_of)
         .await
         .map_err(session::db_error)

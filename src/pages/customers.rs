@@ -17,7 +17,7 @@ pub async fn load_customers(as_of: Option<DateTime<Utc>>) -> Result<Customers, S
     use crate::server::{customers, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    let as_of = session::moment(as_of);
     customers::customers(&state.pool, as_of)
         .await
         .map_err(session::db_error)

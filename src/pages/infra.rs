@@ -14,7 +14,7 @@ pub async fn load_infra(as_of: Option<DateTime<Utc>>) -> Result<Infra, ServerFnE
     use crate::server::{infra, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    let as_of = session::moment(as_of);
     infra::infra(&state.pool, as_of)
         .await
         .map_err(session::db_error)

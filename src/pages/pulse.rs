@@ -29,7 +29,7 @@ pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, Serve
     use crate::server::{alerts, pulse, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    let as_of = session::moment(as_of);
     let thresholds = alerts::thresholds(&state.pool)
         .await
         .map_err(session::db_error)?;
@@ -48,7 +48,7 @@ pub async fn load_alert_history(
     use crate::server::{alerts, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let until = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    let until = session::moment(as_of);
     alerts::history(&state.pool, until, 20)
         .await
         .map_err(session::db_error)

@@ -19,7 +19,7 @@ pub async fn load_stickiness(
     use crate::server::{session, stickiness};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = as_of.map(|t| t.min(Utc::now())).unwrap_or_else(Utc::now);
+    let as_of = session::moment(as_of);
     let days = crate::components::window::clamp_window(days, &WINDOWS, DEFAULT_WINDOW);
     stickiness::stickiness(&state.pool, as_of, days)
         .await

@@ -25,12 +25,9 @@ macro_rules! stickiness_counts {
 }
 
 const FACTS_SQL: &str = concat!(
-    "SELECT tenant_id, \
-            min(timestamp) AS first_event, \
-            min(timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED') AS subscribed_at, \
-            (array_agg(metadata ORDER BY timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED'))[1] AS subscription, \
-            min(timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_CANCELLED') AS cancelled_at, \
-            (array_agg(metadata->>'reason' ORDER BY timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_CANCELLED'))[1] AS cancel_reason, \
+    "SELECT tenant_id, ",
+    subscription_columns!(),
+    "                   (array_agg(metadata->>'reason' ORDER BY timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_CANCELLED'))[1] AS cancel_reason, \
             min(timestamp) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS first_incident, \
             min(timestamp) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS first_replay, \
             min(timestamp) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS first_export, \
@@ -48,9 +45,11 @@ const FACTS_SQL: &str = concat!(
      GROUP BY tenant_id"
 );
 
-/// What a tenant's first `SUBSCRIPTION_STARTED` said, from a row's `subscription` column (its
-/// metadata).
+/// A tenant's subscription, from the columns of `subscription_columns!`.
 pub(crate) struct Subscription {
+    pub first_event: DateTime<Utc>,
+    pub subscribed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
     pub name: Option<String>,
     pub plan: Option<String>,
     pub source: Option<String>,
@@ -63,6 +62,9 @@ impl Subscription {
         let field = |key: &str| metadata.as_ref().and_then(|m| m.get(key));
         let text = |key: &str| field(key).and_then(|v| v.as_str()).map(str::to_owned);
         Ok(Subscription {
+            first_event: row.try_get("first_event")?,
+            subscribed_at: row.try_get("subscribed_at")?,
+            cancelled_at: row.try_get("cancelled_at")?,
             name: text("tenant_name"),
             plan: text("plan"),
             source: text("source"),
@@ -107,9 +109,9 @@ pub async fn facts(
                 plan: s.plan,
                 source: s.source,
                 price_usd_month: s.price_usd_month,
-                subscribed_at: row.try_get("subscribed_at")?,
-                first_event: row.try_get("first_event")?,
-                cancelled_at: row.try_get("cancelled_at")?,
+                subscribed_at: s.subscribed_at,
+                first_event: s.first_event,
+                cancelled_at: s.cancelled_at,
                 cancel_reason: row.try_get("cancel_reason")?,
                 first_incident: row.try_get("first_incident")?,
                 first_replay: row.try_get("first_replay")?,

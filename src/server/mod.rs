@@ -9,6 +9,18 @@ macro_rules! customer_event {
     };
 }
 
+/// A tenant's subscription as every per-tenant query reads it: its first event, its first
+/// `SUBSCRIPTION_STARTED` (time and metadata) and its first cancellation. Read back by
+/// `customers::Subscription::from_row`.
+macro_rules! subscription_columns {
+    () => {
+        "min(timestamp) AS first_event, \
+         min(timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED') AS subscribed_at, \
+         (array_agg(metadata ORDER BY timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED'))[1] AS subscription, \
+         min(timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_CANCELLED') AS cancelled_at, "
+    };
+}
+
 pub mod alerts;
 pub mod api;
 pub mod auth;

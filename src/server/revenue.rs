@@ -7,12 +7,9 @@ use sqlx::{PgPool, Row};
 use crate::model::revenue::{economics, Revenue, TenantUsage};
 
 const USAGE_SQL: &str = concat!(
-    "SELECT tenant_id, \
-            min(timestamp) AS first_event, \
-            min(timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED') AS subscribed_at, \
-            (array_agg(metadata ORDER BY timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED'))[1] AS subscription, \
-            min(timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_CANCELLED') AS cancelled_at, \
-            coalesce(sum(cost_usd) FILTER (WHERE event_type = 'LLM_CALL_MADE' AND in_window), 0) AS llm_cost, \
+    "SELECT tenant_id, ",
+    subscription_columns!(),
+    "                   coalesce(sum(cost_usd) FILTER (WHERE event_type = 'LLM_CALL_MADE' AND in_window), 0) AS llm_cost, \
             coalesce(sum(tokens) FILTER (WHERE event_type = 'LLM_CALL_MADE' AND in_window), 0)::bigint AS llm_tokens, \
             count(*) FILTER (WHERE event_type = 'API_CALL_RECEIVED' AND in_window) AS api_calls, \
             count(*) FILTER (WHERE event_type = 'INCIDENT_CREATED' AND in_window) AS incidents, \
@@ -46,15 +43,13 @@ pub async fn revenue(
     let mut usages = Vec::with_capacity(rows.len());
     for row in &rows {
         let s = super::customers::Subscription::from_row(row)?;
-        let first_event: DateTime<Utc> = row.try_get("first_event")?;
-        let subscribed_at: Option<DateTime<Utc>> = row.try_get("subscribed_at")?;
         usages.push(TenantUsage {
             tenant_id: row.try_get("tenant_id")?,
             name: s.name,
             plan: s.plan,
             price_usd_month: s.price_usd_month,
-            signup_at: subscribed_at.unwrap_or(first_event),
-            cancelled_at: row.try_get("cancelled_at")?,
+            signup_at: crate::model::customers::signup_at(s.subscribed_at, s.first_event),
+            cancelled_at: s.cancelled_at,
             llm_cost_usd: row.try_get("llm_cost")?,
             llm_tokens: row.try_get("llm_tokens")?,
             api_calls: row.try_get("api_calls")?,

@@ -19,6 +19,12 @@ pub fn state() -> Result<AppState, ServerFnError> {
     use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))
 }
 
+/// The moment a page asks about: the one in its address, never later than now; else now.
+pub fn moment(as_of: Option<chrono::DateTime<chrono::Utc>>) -> chrono::DateTime<chrono::Utc> {
+    let now = chrono::Utc::now();
+    as_of.map_or(now, |t| t.min(now))
+}
+
 /// A database error as the page may show it: "unavailable" when the database is down, a
 /// generic failure otherwise (the detail goes to the log).
 pub fn db_error(error: sqlx::Error) -> ServerFnError {

@@ -47,8 +47,7 @@ pub async fn stickiness(
             let name: Option<String> = row.try_get("name")?;
             Ok(TenantSteps {
                 tenant_id,
-                tenant_name: name
-                    .unwrap_or_else(|| format!("tenant {}", &tenant_id.to_string()[..8])),
+                tenant_name: crate::model::tenant_label(tenant_id, name.as_deref()),
                 first: [
                     row.try_get("created")?,
                     row.try_get("viewed")?,

@@ -85,16 +85,7 @@ async fn sign_in_sets_a_safe_cookie_and_sign_out_ends_the_session(pool: PgPool) 
     let server = TestServer::start(pool.clone(), None).await;
     let client = browser();
 
-    let response = client
-        .post(server.url("/login"))
-        .form(&[
-            ("email", ADMIN_EMAIL),
-            ("password", ADMIN_PASSWORD),
-            ("next", "/events"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = post_login(&server).await;
     assert_eq!(response.status(), 303);
     assert_eq!(location(&response), "/events");
     let set_cookie = response

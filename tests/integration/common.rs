@@ -96,9 +96,9 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
-/// Signs in through the real form post and returns the session cookie (`name=value`).
-pub async fn sign_in(server: &TestServer) -> String {
-    let response = browser()
+/// The real sign-in form post as the admin, asking to land on `/events`.
+pub async fn post_login(server: &TestServer) -> reqwest::Response {
+    browser()
         .post(server.url("/login"))
         .form(&[
             ("email", ADMIN_EMAIL),
@@ -107,7 +107,12 @@ pub async fn sign_in(server: &TestServer) -> String {
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Signs in through the real form post and returns the session cookie (`name=value`).
+pub async fn sign_in(server: &TestServer) -> String {
+    let response = post_login(server).await;
     assert_eq!(response.status(), 303, "sign-in should redirect");
     let cookie = response
         .headers()
@@ -119,29 +124,24 @@ pub async fn sign_in(server: &TestServer) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-/// GETs a read-API path with the test's API token and returns its JSON body.
-pub async fn api_json(server: &TestServer, path: &str) -> serde_json::Value {
+/// GETs a read-API path with the test's API token.
+pub async fn api_get(server: &TestServer, path: &str) -> reqwest::Response {
     reqwest::Client::new()
         .get(server.url(path))
         .bearer_auth(API_TOKEN)
         .send()
-        .await
-        .unwrap()
-        .json()
         .await
         .unwrap()
 }
 
+/// GETs a read-API path with the test's API token and returns its JSON body.
+pub async fn api_json(server: &TestServer, path: &str) -> serde_json::Value {
+    api_get(server, path).await.json().await.unwrap()
+}
+
 /// GETs a read-API path with the test's API token and returns only the status.
 pub async fn api_status(server: &TestServer, path: &str) -> u16 {
-    reqwest::Client::new()
-        .get(server.url(path))
-        .bearer_auth(API_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    api_get(server, path).await.status().as_u16()
 }
 
 pub async fn count_events(pool: &PgPool) -> i64 {

@@ -151,16 +151,13 @@ async fn an_empty_stream_is_stable_with_nothing_to_say(pool: PgPool) {
 async fn the_pulse_api_answers_the_contract_fields_and_honours_as_of(pool: PgPool) {
     fixture(&pool).await;
     let server = crate::common::TestServer::start(pool, None).await;
-    let client = reqwest::Client::new();
     let get = |query: &str| {
-        client
-            .get(server.url(&format!("/api/v1/ops/pulse{query}")))
-            .bearer_auth(crate::common::API_TOKEN)
-            .send()
+        let path = format!("/api/v1/ops/pulse{query}");
+        let server = &server;
+        async move { crate::common::api_get(server, &path).await }
     };
     let body: serde_json::Value = get("?as_of=2026-11-20T12:00:00Z")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -187,17 +184,16 @@ async fn the_pulse_api_answers_the_contract_fields_and_honours_as_of(pool: PgPoo
 
     let earlier: serde_json::Value = get("?as_of=2026-11-19T12:00:00Z")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(earlier["system_state"], "STABLE");
     assert_eq!(earlier["metrics"]["replays"]["current"], 4);
 
-    let bad = get("?as_of=yesterday").await.unwrap();
+    let bad = get("?as_of=yesterday").await;
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("as_of"));
-    assert_eq!(get("?colour=red").await.unwrap().status(), 400);
+    assert_eq!(get("?colour=red").await.status(), 400);
     let anonymous = reqwest::get(server.url("/api/v1/ops/pulse")).await.unwrap();
     assert_eq!(anonymous.status(), 401);
     server.stop().await;

@@ -129,12 +129,11 @@ async fn the_api_and_the_csv(pool: PgPool) {
     assert_eq!(first["flags"][0]["severity"], "CRITICAL");
     assert_eq!(first["margin_usd"], "-21.00");
 
-    let csv = reqwest::Client::new()
-        .get(server.url(&format!("/api/v1/ops/revenue.csv?as_of={at}&days=30")))
-        .bearer_auth(crate::common::API_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let csv = crate::common::api_get(
+        &server,
+        &format!("/api/v1/ops/revenue.csv?as_of={at}&days=30"),
+    )
+    .await;
     assert_eq!(csv.status(), 200);
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     assert!(csv.headers()["content-disposition"]
