@@ -71,7 +71,11 @@ pub(crate) fn details(
     model: &str,
     c: Circumstances,
 ) -> IncidentDetails {
-    let (user, mut context, output) = conversation(rng, policy, c.auto_renew);
+    let (user, mut context, mut output) = conversation(rng, policy, c.auto_renew);
+    if version == REGRESSED_VERSION {
+        // The regressed version lets the model answer worse, with more confidence.
+        output = regressed_answer(output);
+    }
     // Retrieval sometimes comes back empty; the auto-renew example keeps the spec's context.
     if rng.random_bool(0.08) && user != AUTO_RENEW_QUESTION {
         context = if rng.random_bool(0.5) {
@@ -162,6 +166,28 @@ fn accuracy(k: u32) -> (&'static str, Value, &'static str) {
             json!({"document": "lease_2023.pdf", "clause_12": "Either party may terminate with 60 days written notice."}),
             "The notice period is 30 days, as stated in clause 12.",
         ),
+    }
+}
+
+/// What `v12` lets through instead of an accuracy answer: the same mistake, stated harder.
+fn regressed_answer(v11: &'static str) -> &'static str {
+    match v11 {
+        "Yes, your contract is set to auto-renew..." => {
+            "Yes, your contract renews automatically every year and cannot be cancelled before then."
+        }
+        "Yes, refunds are available at any time within 90 days of purchase." => {
+            "Yes, refunds are available at any time, no questions asked, even after a year."
+        }
+        "Yes, SSO is included in every Pro subscription." => {
+            "Yes, SSO, SCIM and a dedicated support engineer are included in every Pro subscription."
+        }
+        "Your order shipped yesterday and will arrive tomorrow before noon." => {
+            "Your order was delivered this morning and signed for at the front desk."
+        }
+        "The notice period is 30 days, as stated in clause 12." => {
+            "The notice period is 14 days, and notice can be given by phone."
+        }
+        other => other,
     }
 }
 

@@ -18,6 +18,8 @@ use uuid::Uuid;
 const FOLLOW_ON_MS: i64 = 10_000;
 /// How many of a tenant's latest incidents its people pick from when they open the console.
 const REMEMBERED_INCIDENTS: usize = 60;
+/// How long after the rollout every regressed tenant meets the new version three times an hour.
+const ROLLOUT_BURST_HOURS: i64 = 2;
 
 impl TenantDay<'_> {
     pub(crate) fn traffic(&mut self) {
@@ -38,12 +40,20 @@ impl TenantDay<'_> {
             if slot.hour() == 15 {
                 n = n.max(1);
             }
-            let force = self.p.regression
-                && slot >= self.tl.rollout_at
-                && (first_slot + h) % 3 == i64::from(self.p.index % 3);
-            if force {
-                n = n.max(1);
-            }
+            // After the rollout each tenant meets the regressed policy every third hour, and
+            // three times an hour at first, so that the regression is provable within the hour.
+            let first_hours = slot < self.tl.rollout_at + Duration::hours(ROLLOUT_BURST_HOURS);
+            let after = slot + Duration::hours(1) > self.tl.rollout_at;
+            let forced = if self.p.regression && after {
+                if first_hours {
+                    3
+                } else {
+                    u32::from((first_slot + h) % 3 == i64::from(self.p.index % 3))
+                }
+            } else {
+                0
+            };
+            n = n.max(forced);
             let span = (b - a).num_milliseconds();
             let mut offsets: Vec<i64> = (0..n).map(|_| self.rng.random_range(0..span)).collect();
             offsets.sort_unstable();
@@ -54,7 +64,7 @@ impl TenantDay<'_> {
                     _ => self.out.session(),
                 };
                 session = Some(s);
-                let f = if force && i == 0 {
+                let f = if (i as u32) < forced {
                     Force::ContentAccuracy
                 } else {
                     Force::No
