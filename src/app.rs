@@ -10,6 +10,7 @@ use crate::components::async_view::async_view;
 use crate::pages::customer::CustomerPage;
 use crate::pages::customers::CustomersPage;
 use crate::pages::events::EventsPage;
+use crate::pages::incidents::IncidentsPage;
 use crate::pages::infra::InfraPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_built::NotBuilt;
@@ -105,7 +106,7 @@ pub fn App() -> impl IntoView {
                     // Rendered whole before the head is sent, so an unknown tenant's 404 status
                     // reaches the browser (a streamed page has already said 200).
                     <Route path=path!("customers/:tenant_id") view=CustomerPage ssr=SsrMode::Async />
-                    <Route path=path!("incidents") view=|| view! { <NotBuilt tab=TABS[2] /> } />
+                    <Route path=path!("incidents") view=IncidentsPage />
                     <Route path=path!("stickiness") view=StickinessPage />
                     <Route path=path!("revenue") view=RevenuePage />
                     <Route path=path!("infra") view=InfraPage />

@@ -40,6 +40,10 @@ test.describe('@empty an empty database', () => {
     await expect(page.getByTestId('funnel-empty')).toContainText('No incident in the last 30 days');
     await page.goto('/revenue');
     await expect(page.getByTestId('revenue-empty')).toContainText('No paying or active tenant');
+    await page.goto('/incidents');
+    await expect(page.getByTestId('incidents-empty')).toContainText('No incident in the last 24 hours');
+    await expect(page.getByTestId('no-regression')).toContainText('No regression');
+    await expect(page.getByTestId('policy-versions')).toContainText('No policy versions yet');
   });
 
   test('no alert has been raised and none is sent anywhere', async ({ loginPage, settingsPage, page }) => {

@@ -85,7 +85,7 @@ mod tests {
 }
 
 #[cfg(feature = "hydrate")]
-pub use draw::{activity_timeline, funnel, margins, resource_trend, sparkline};
+pub use draw::{activity_timeline, funnel, incident_matrix, margins, resource_trend, sparkline};
 
 #[cfg(feature = "hydrate")]
 mod draw {
@@ -388,6 +388,70 @@ mod draw {
             .series(Bar::new().name("margin").data(bars));
         let width = width_of(id, 320);
         WasmRenderer::new(width, 360)
+            .render(id, &chart)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// The model × policy matrix as a heatmap: one cell per pair, its count written in it and
+    /// its colour from the count.
+    pub async fn incident_matrix(
+        id: &str,
+        m: &crate::model::incidents::Matrix,
+    ) -> Result<(), String> {
+        use charming::component::{VisualMap, VisualMapChannel};
+        use charming::datatype::DataPoint;
+        use charming::element::{Label, Orient};
+        use charming::series::Heatmap;
+        ensure_echarts().await?;
+        dispose(id);
+        if m.cells.is_empty() {
+            return Ok(());
+        }
+        let index = |list: &[String], name: &str| {
+            list.iter().position(|x| x == name).unwrap_or_default() as i64
+        };
+        let max = m.cells.iter().map(|c| c.incident_count).max().unwrap_or(1);
+        let data: Vec<Vec<DataPoint>> = m
+            .cells
+            .iter()
+            .map(|c| {
+                vec![
+                    DataPoint::from(index(&m.policies, &c.policy_id)),
+                    DataPoint::from(index(&m.models, &c.model)),
+                    DataPoint::from(c.incident_count),
+                ]
+            })
+            .collect();
+        let chart = Chart::new()
+            .tooltip(Tooltip::new())
+            .grid(Grid::new().left(120).right(16).top(16).bottom(80))
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Category)
+                    .data(m.policies.clone()),
+            )
+            .y_axis(Axis::new().type_(AxisType::Category).data(m.models.clone()))
+            .visual_map(
+                VisualMap::new()
+                    .min(0)
+                    .max(max as f64)
+                    .calculable(true)
+                    .orient(Orient::Horizontal)
+                    .left("center")
+                    .bottom(0)
+                    .in_range(
+                        VisualMapChannel::new().color(vec!["#eef3f8", PALETTE[0], PALETTE[1]]),
+                    ),
+            )
+            .series(
+                Heatmap::new()
+                    .name("incidents")
+                    .label(Label::new().show(true))
+                    .data(data),
+            );
+        let height = (80 + 48 * m.models.len()).max(220) as u32;
+        WasmRenderer::new(width_of(id, 320), height)
             .render(id, &chart)
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))

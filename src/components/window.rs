@@ -1,50 +1,83 @@
-//! The "Last 7 / 30 / 90 days" choice that pages with a window share, kept in the address.
+//! The "Last 7 / 30 / 90 days" (or "Last hour / 24 hours / 7 days") choice that pages with a
+//! window share, kept in the address.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
-/// `days` if it is one of `allowed`, else `default`.
-pub fn clamp_window(days: i32, allowed: &[i32], default: i32) -> i32 {
-    if allowed.contains(&days) {
-        days
+/// The windows a page offers, under which address parameter, and how each is named.
+pub struct Windows {
+    /// `days` or `hours`.
+    pub key: &'static str,
+    pub allowed: &'static [i32],
+    pub default: i32,
+    pub label: fn(i32) -> String,
+}
+
+/// "Last 30 days".
+pub fn days_label(days: i32) -> String {
+    format!("Last {days} days")
+}
+
+/// `value` if it is one of `allowed`, else `default`.
+pub fn clamp_window(value: i32, allowed: &[i32], default: i32) -> i32 {
+    if allowed.contains(&value) {
+        value
     } else {
         default
     }
 }
 
-/// The window the address asks for (`?days=`).
-pub fn window_param(query: &ParamsMap, allowed: &[i32], default: i32) -> i32 {
-    query
-        .get("days")
-        .and_then(|d| d.parse::<i32>().ok())
-        .map_or(default, |d| clamp_window(d, allowed, default))
-}
-
-/// The address of `path` for a window, keeping the moment shown.
-pub fn window_href(path: &str, days: i32, query: &ParamsMap) -> String {
-    let mut href = format!("{path}?days={days}");
-    if let Some(t) = query.get("as_of") {
-        href.push_str(&format!("&as_of={t}"));
+impl Windows {
+    /// The window the address asks for.
+    pub fn from_query(&self, query: &ParamsMap) -> i32 {
+        query
+            .get(self.key)
+            .and_then(|d| d.parse::<i32>().ok())
+            .map_or(self.default, |d| {
+                clamp_window(d, self.allowed, self.default)
+            })
     }
-    href
+
+    /// The address of `path` for a window, keeping the moment shown.
+    pub fn href(&self, path: &str, value: i32, query: &ParamsMap) -> String {
+        let mut href = format!("{path}?{}={value}", self.key);
+        if let Some(t) = query.get("as_of") {
+            href.push_str(&format!("&as_of={t}"));
+        }
+        href
+    }
 }
 
-/// One link per window; the current one is marked for eyes and screen readers.
+/// One link per window; the current one is marked for eyes and screen readers. The links keep
+/// the moment shown and the tenant filter.
 #[component]
-pub fn WindowPicker(path: &'static str, allowed: &'static [i32], days: Memo<i32>) -> impl IntoView {
+pub fn WindowPicker(
+    path: &'static str,
+    windows: &'static Windows,
+    value: Memo<i32>,
+) -> impl IntoView {
     let query = use_query_map();
     view! {
         <nav class="segmented" aria-label="Window">
-            {allowed
+            {windows
+                .allowed
                 .iter()
                 .map(|d| {
                     let d = *d;
+                    let href = move || {
+                        let q = query.read();
+                        let mut href = windows.href(path, d, &q);
+                        if let Some(t) = q.get("tenant_id") {
+                            href.push_str(&format!("&tenant_id={t}"));
+                        }
+                        href
+                    };
                     view! {
-                        <a href=move || window_href(path, d, &query.read())
+                        <a href=href
                             class="button"
-                            aria-current=move || (days.get() == d).then_some("true")>
-                            {format!("Last {d} days")}
+                            aria-current=move || (value.get() == d).then_some("true")>
+                            {(windows.label)(d)}
                         </a>
                     }
                 })

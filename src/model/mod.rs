@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod auth;
 pub mod customers;
 pub mod events;
+pub mod incidents;
 pub mod infra;
 pub mod pulse;
 pub mod revenue;

@@ -10,7 +10,7 @@ use leptos_router::params::ParamsMap;
 use crate::components::async_view::async_view;
 use crate::model::customers::{trend_arrow, ChurnRisk, Customer, Customers, Intent};
 use crate::pages::infra::as_of_param;
-use crate::pages::pulse::TimeTravel;
+use crate::pages::pulse::TimedHeader;
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_customers(as_of: Option<DateTime<Utc>>) -> Result<Customers, ServerFnError> {
@@ -159,13 +159,7 @@ pub fn CustomersPage() -> impl IntoView {
     let data = Resource::new(move || as_of.get(), load_customers);
     view! {
         <Title text="Customer Intelligence" />
-        <header class="page-header with-tools">
-            <div>
-                <h1>"Customer Intelligence"</h1>
-                <p class="question">"Who is this customer and are they slipping?"</p>
-            </div>
-            <TimeTravel as_of />
-        </header>
+        <TimedHeader title="Customer Intelligence" question="Who is this customer and are they slipping?" as_of />
         {async_view(
             move || async move { data.await },
             move |all: Customers| {

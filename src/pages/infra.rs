@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::async_view::async_view;
 use crate::model::infra::{Infra, ResourceStatus};
 use crate::pages::events::parse_time;
+use crate::pages::pulse::TimedHeader;
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_infra(as_of: Option<DateTime<Utc>>) -> Result<Infra, ServerFnError> {
@@ -25,6 +26,11 @@ pub fn as_of_param(text: Option<String>) -> Option<DateTime<Utc>> {
     text.filter(|t| !t.is_empty())
         .as_deref()
         .and_then(parse_time)
+}
+
+/// The tenant filter in the address (`?tenant_id=`), when it is a UUID.
+pub fn tenant_param(text: Option<String>) -> Option<uuid::Uuid> {
+    text.and_then(|t| t.parse().ok())
 }
 
 fn amount(value: f64, unit: &Option<String>) -> String {
@@ -65,13 +71,7 @@ pub fn InfraPage() -> impl IntoView {
 
     view! {
         <Title text="Infra & Limits" />
-        <header class="page-header with-tools">
-            <div>
-                <h1>"Infra & Limits"</h1>
-                <p class="question">"What breaks first if I grow?"</p>
-            </div>
-            <crate::pages::pulse::TimeTravel as_of />
-        </header>
+        <TimedHeader title="Infra & Limits" question="What breaks first if I grow?" as_of />
         <div class="resource-list">
             {(0..CHART_SLOTS)
                 .map(|index| view! { <ResourceCard index data /> })

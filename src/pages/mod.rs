@@ -3,6 +3,7 @@
 pub mod customer;
 pub mod customers;
 pub mod events;
+pub mod incidents;
 pub mod infra;
 pub mod login;
 pub mod not_built;

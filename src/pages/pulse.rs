@@ -124,6 +124,24 @@ pub fn PulsePage() -> impl IntoView {
     }
 }
 
+/// A page's title, its founder question and the moment it shows.
+#[component]
+pub fn TimedHeader(
+    title: &'static str,
+    question: &'static str,
+    as_of: Memo<Option<DateTime<Utc>>>,
+) -> impl IntoView {
+    view! {
+        <header class="page-header with-tools">
+            <div>
+                <h1>{title}</h1>
+                <p class="question">{question}</p>
+            </div>
+            <TimeTravel as_of />
+        </header>
+    }
+}
+
 /// Shows the page as it was at a past moment; "Now" returns to the same page in the present.
 #[component]
 pub fn TimeTravel(as_of: Memo<Option<DateTime<Utc>>>) -> impl IntoView {

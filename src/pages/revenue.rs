@@ -6,10 +6,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::async_view::async_view;
-use crate::components::window::{window_href, window_param, WindowPicker};
+use crate::components::window::{days_label, WindowPicker, Windows};
 use crate::model::revenue::{Revenue, Severity, TenantEconomics, DEFAULT_WINDOW, WINDOWS};
-use crate::pages::infra::as_of_param;
-use crate::pages::pulse::TimeTravel;
+use crate::pages::infra::{as_of_param, tenant_param};
+use crate::pages::pulse::TimedHeader;
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_revenue(
@@ -48,17 +48,19 @@ fn usd(d: rust_decimal::Decimal) -> String {
     )
 }
 
+const CHOICE: Windows = Windows {
+    key: "days",
+    allowed: &WINDOWS,
+    default: DEFAULT_WINDOW,
+    label: days_label,
+};
+
 #[component]
 pub fn RevenuePage() -> impl IntoView {
     let query = use_query_map();
     let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
-    let days = Memo::new(move |_| window_param(&query.read(), &WINDOWS, DEFAULT_WINDOW));
-    let tenant = Memo::new(move |_| {
-        query
-            .read()
-            .get("tenant_id")
-            .and_then(|t| t.parse::<uuid::Uuid>().ok())
-    });
+    let days = Memo::new(move |_| CHOICE.from_query(&query.read()));
+    let tenant = Memo::new(move |_| tenant_param(query.read().get("tenant_id")));
     let data = Resource::new(
         move || (as_of.get(), days.get()),
         |(a, d)| load_revenue(a, d),
@@ -75,18 +77,12 @@ pub fn RevenuePage() -> impl IntoView {
         }
     });
 
-    let csv = move || window_href("/api/v1/ops/revenue.csv", days.get(), &query.read());
+    let csv = move || CHOICE.href("/api/v1/ops/revenue.csv", days.get(), &query.read());
     view! {
         <Title text="Revenue & Risk" />
-        <header class="page-header with-tools">
-            <div>
-                <h1>"Revenue & Risk"</h1>
-                <p class="question">"Am I making money safely?"</p>
-            </div>
-            <TimeTravel as_of />
-        </header>
+        <TimedHeader title="Revenue & Risk" question="Am I making money safely?" as_of />
         <div class="toolbar">
-            <WindowPicker path="/revenue" allowed=&WINDOWS days />
+            <WindowPicker path="/revenue" windows=&CHOICE value=days />
             <a class="button" href=csv download data-testid="csv">"Download CSV"</a>
         </div>
         {async_view(

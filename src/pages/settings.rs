@@ -290,7 +290,7 @@ fn WebhookList(
 
 /// What the last submission of a form did, announced to screen readers.
 #[component]
-fn Outcome(
+pub fn Outcome(
     #[prop(into)] action_value: Signal<Option<Result<FormOutcome, ServerFnError>>>,
     testid: &'static str,
 ) -> impl IntoView {

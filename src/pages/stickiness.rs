@@ -6,10 +6,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::async_view::async_view;
-use crate::components::window::{window_param, WindowPicker};
+use crate::components::window::{days_label, WindowPicker, Windows};
 use crate::model::stickiness::{Funnel, FunnelStep, DEFAULT_WINDOW, WINDOWS};
 use crate::pages::infra::as_of_param;
-use crate::pages::pulse::TimeTravel;
+use crate::pages::pulse::TimedHeader;
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_stickiness(
@@ -32,11 +32,18 @@ fn hours(h: Option<f64>) -> String {
     crate::pages::customers::hours_text(h, "—")
 }
 
+const CHOICE: Windows = Windows {
+    key: "days",
+    allowed: &WINDOWS,
+    default: DEFAULT_WINDOW,
+    label: days_label,
+};
+
 #[component]
 pub fn StickinessPage() -> impl IntoView {
     let query = use_query_map();
     let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
-    let days = Memo::new(move |_| window_param(&query.read(), &WINDOWS, DEFAULT_WINDOW));
+    let days = Memo::new(move |_| CHOICE.from_query(&query.read()));
     let data = Resource::new(
         move || (as_of.get(), days.get()),
         |(a, d)| load_stickiness(a, d),
@@ -55,14 +62,8 @@ pub fn StickinessPage() -> impl IntoView {
 
     view! {
         <Title text="Product Stickiness" />
-        <header class="page-header with-tools">
-            <div>
-                <h1>"Product Stickiness"</h1>
-                <p class="question">"Which feature actually keeps users?"</p>
-            </div>
-            <TimeTravel as_of />
-        </header>
-        <WindowPicker path="/stickiness" allowed=&WINDOWS days />
+        <TimedHeader title="Product Stickiness" question="Which feature actually keeps users?" as_of />
+        <WindowPicker path="/stickiness" windows=&CHOICE value=days />
         <section class="card" aria-labelledby="funnel-heading">
             <h2 id="funnel-heading">"From incident to verified certificate"</h2>
             <div id=CHART_ID class="chart" data-testid=CHART_ID role="img"

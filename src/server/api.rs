@@ -18,6 +18,7 @@ use super::state::AppState;
 use super::{auth, events_query};
 use crate::model::customers::{CustomerProfile, Customers};
 use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::model::incidents::Patterns;
 use crate::model::infra::Infra;
 use crate::model::pulse::Pulse;
 use crate::model::revenue::Revenue;
@@ -37,14 +38,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ops/stickiness", get(get_stickiness))
         .route("/api/v1/ops/revenue", get(get_revenue))
         .route("/api/v1/ops/revenue.csv", get(get_revenue_csv))
+        .route("/api/v1/ops/incidents/patterns", get(get_incident_patterns))
         .route("/api/v1/ops/stream", get(stream))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
-    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, get_stickiness, get_revenue, get_revenue_csv, stream, healthz, readyz),
-    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile, Funnel, Revenue)),
+    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, get_stickiness, get_revenue, get_revenue_csv, get_incident_patterns, stream, healthz, readyz),
+    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile, Funnel, Revenue, Patterns)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -388,13 +390,14 @@ async fn get_customer(
         .ok_or_else(|| ApiError::NotFound(format!("no tenant {tenant_id} up to {as_of}")))
 }
 
-/// `days` from the address: one of `allowed`, else `default` when absent.
-fn parse_days(
+/// A window from the address (`days`, `hours`): one of `allowed`, else `default` when absent.
+fn parse_window(
     params: &mut HashMap<String, String>,
+    key: &str,
     allowed: &[i32],
     default: i32,
 ) -> Result<i32, ApiError> {
-    match params.remove("days") {
+    match params.remove(key) {
         None => Ok(default),
         Some(d) => d
             .parse::<i32>()
@@ -403,7 +406,7 @@ fn parse_days(
             .ok_or_else(|| {
                 let list: Vec<String> = allowed.iter().map(i32::to_string).collect();
                 ApiError::BadRequest(format!(
-                    "parameter days: must be one of {}",
+                    "parameter {key}: must be one of {}",
                     list.join(", ")
                 ))
             }),
@@ -433,7 +436,7 @@ async fn get_stickiness(
     Query(mut params): Query<HashMap<String, String>>,
 ) -> Result<Json<Funnel>, ApiError> {
     use crate::model::stickiness::{DEFAULT_WINDOW, WINDOWS};
-    let days = parse_days(&mut params, &WINDOWS, DEFAULT_WINDOW)?;
+    let days = parse_window(&mut params, "days", &WINDOWS, DEFAULT_WINDOW)?;
     let as_of = parse_as_of(&params)?;
     Ok(Json(
         super::stickiness::stickiness(&state.pool, as_of, days).await?,
@@ -443,7 +446,7 @@ async fn get_stickiness(
 /// The window and moment of a revenue request.
 fn revenue_params(mut params: HashMap<String, String>) -> Result<(DateTime<Utc>, i32), ApiError> {
     use crate::model::revenue::{DEFAULT_WINDOW, WINDOWS};
-    let days = parse_days(&mut params, &WINDOWS, DEFAULT_WINDOW)?;
+    let days = parse_window(&mut params, "days", &WINDOWS, DEFAULT_WINDOW)?;
     Ok((parse_as_of(&params)?, days))
 }
 
@@ -493,6 +496,46 @@ async fn get_revenue_csv(
         body,
     )
         .into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[allow(dead_code)]
+struct PatternParams {
+    /// RFC 3339: the answer as the console would have given it at that moment
+    as_of: Option<String>,
+    /// the window in hours: 1, 24 (the default) or 168
+    hours: Option<i32>,
+    /// only this tenant's incidents, and the regressions that affect it
+    tenant_id: Option<uuid::Uuid>,
+}
+
+/// Incident Intelligence: incidents by model, by policy and by both, every incident's forced
+/// attribution, regressions of policy versions against their predecessor, the spec's
+/// day-over-day view and the latest incidents.
+#[utoipa::path(get, path = "/api/v1/ops/incidents/patterns", params(PatternParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the patterns", body = Patterns),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn get_incident_patterns(
+    State(state): State<AppState>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Result<Json<Patterns>, ApiError> {
+    use crate::model::incidents::{DEFAULT_WINDOW, WINDOWS};
+    let hours = parse_window(&mut params, "hours", &WINDOWS, DEFAULT_WINDOW)?;
+    let tenant = match params.remove("tenant_id").filter(|t| !t.is_empty()) {
+        None => None,
+        Some(t) => Some(
+            t.parse::<uuid::Uuid>()
+                .map_err(|_| ApiError::BadRequest("parameter tenant_id: must be a UUID".into()))?,
+        ),
+    };
+    let as_of = parse_as_of(&params)?;
+    Ok(Json(
+        super::incidents::patterns(&state.pool, as_of, hours, tenant).await?,
+    ))
 }
 
 /// Server-sent events: `ready` when connected, then `changed` (at most four a second) whenever

@@ -32,6 +32,7 @@ pub mod demo;
 pub mod error;
 pub mod events_query;
 pub mod http;
+pub mod incidents;
 pub mod infra;
 pub mod ingest;
 pub mod live;

@@ -12,6 +12,7 @@ mod auth;
 mod customers;
 mod demo;
 mod emitter;
+mod incidents;
 mod infra;
 mod ingest;
 mod live;

@@ -1,0 +1,868 @@
+//! Incident Intelligence from the stream: the window's incidents with what happened on their
+//! calls, policy versions and their regressions, the spec's day-over-day view, and the active
+//! versions the founder changes with Rollback (and the Replay Lab with Promote).
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use std::collections::{BTreeMap, HashMap};
+use uuid::Uuid;
+
+use crate::model::incidents::{
+    attribute, breakdown, detect, names_cost_limit, regression, ActivePolicy, AuditEntry,
+    DayOverDay, Incident, IncidentFacts, OutputDiff, Patterns, PolicyState, Regression, TenantPin,
+    CALL_SPAN_SECS, RECENT_LIMIT,
+};
+
+const INCIDENTS_SQL: &str = concat!(
+    "SELECT coalesce(entity_id, event_id) AS incident_id, timestamp, tenant_id, session_id, severity, \
+            coalesce(nullif(metadata->>'model', ''), '(no model)') AS model, \
+            coalesce(nullif(metadata->>'policy_id', ''), '(no policy)') AS policy_id, \
+            coalesce(nullif(metadata->>'policy_version', ''), '(no version)') AS policy_version, \
+            metadata->>'attribution' AS reported, \
+            CASE WHEN jsonb_typeof(metadata->'policies_fired') = 'array' THEN \
+                (SELECT count(DISTINCT p) FROM jsonb_array_elements_text(metadata->'policies_fired') p) \
+            ELSE 0 END AS policies_fired, \
+            CASE WHEN jsonb_typeof(metadata->'input') IS DISTINCT FROM 'object' THEN false \
+                 ELSE coalesce(jsonb_typeof(metadata->'input'->'context'), 'null') = 'null' \
+                   OR metadata->'input'->'context' IN ('{}'::jsonb, '[]'::jsonb) \
+                   OR (jsonb_typeof(metadata->'input'->'context') = 'string' \
+                       AND btrim(metadata->'input'->>'context') = '') \
+            END AS context_empty \
+     FROM ops_events \
+     WHERE event_type = 'INCIDENT_CREATED' \
+       AND timestamp > $1 - make_interval(hours => $2) AND timestamp <= $1 \
+       AND ($3::uuid IS NULL OR tenant_id = $3) AND ",
+    customer_event!(),
+    " ORDER BY timestamp DESC, event_id DESC"
+);
+
+/// What else happened on calls in the window that can explain an incident.
+const CAUSES_SQL: &str = "SELECT session_id, timestamp, event_type, \
+            coalesce(metadata->>'error_type', '') AS error_type, \
+            coalesce(metadata->>'resource', '') AS resource, \
+            coalesce(metadata->>'reason', '') AS reason \
+     FROM ops_events \
+     WHERE event_type IN ('LLM_CALL_FAILED', 'INFRA_LIMIT_HIT', 'POLICY_BLOCKED') \
+       AND session_id IS NOT NULL \
+       AND timestamp > $1 - make_interval(hours => $2, secs => $4) AND timestamp <= $1 \
+       AND ($3::uuid IS NULL OR tenant_id = $3)";
+
+/// Every policy version the stream shows up to `$1`, with its first incident and how many of
+/// its incidents fall in the window.
+const VERSIONS_SQL: &str = "SELECT metadata->>'policy_id' AS policy_id, \
+            metadata->>'policy_version' AS policy_version, \
+            min(timestamp) AS first_seen, \
+            count(*) FILTER (WHERE timestamp > $1 - make_interval(hours => $2)) AS in_window \
+     FROM ops_events \
+     WHERE event_type = 'INCIDENT_CREATED' AND timestamp <= $1 \
+       AND metadata->>'policy_id' IS NOT NULL AND metadata->>'policy_version' IS NOT NULL \
+     GROUP BY 1, 2";
+
+/// One version's incidents with a severity between two moments, oldest first.
+const VERSION_INCIDENTS_SQL: &str = "SELECT coalesce(entity_id, event_id) AS incident_id, \
+            timestamp, tenant_id, severity \
+     FROM ops_events \
+     WHERE event_type = 'INCIDENT_CREATED' \
+       AND metadata->>'policy_id' = $1 AND metadata->>'policy_version' = $2 \
+       AND timestamp >= $3 AND timestamp <= $4 AND severity IS NOT NULL \
+     ORDER BY timestamp, event_id";
+
+/// The spec's "did severity increase?" view, made to run: the window function is computed in
+/// one step and filtered in the next (PostgreSQL does not allow it in `WHERE`), days are UTC
+/// days, and it is a policy's mean severity against the day before (versions mixed), as the
+/// spec has it.
+pub const DAY_OVER_DAY_SQL: &str = "WITH per_day AS ( \
+         SELECT metadata->>'policy_id' AS policy_id, \
+                date_trunc('day', timestamp, 'UTC') AS day, \
+                avg(severity)::float8 AS avg_severity, \
+                count(*) AS incidents \
+         FROM ops_events \
+         WHERE event_type = 'INCIDENT_CREATED' AND severity IS NOT NULL \
+           AND metadata->>'policy_id' IS NOT NULL \
+           AND timestamp > $1 - interval '7 days' AND timestamp <= $1 \
+           AND ($2::uuid IS NULL OR tenant_id = $2) \
+         GROUP BY 1, 2), \
+     deltas AS ( \
+         SELECT *, avg_severity - lag(avg_severity) OVER (PARTITION BY policy_id ORDER BY day) \
+                   AS severity_delta \
+         FROM per_day) \
+     SELECT policy_id, day, avg_severity, incidents, severity_delta \
+     FROM deltas WHERE severity_delta > 0.5 \
+     ORDER BY day DESC, severity_delta DESC";
+
+/// Names of tenants, from their first `SUBSCRIPTION_STARTED` up to `as_of`.
+async fn names(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    tenants: &[Uuid],
+) -> Result<HashMap<Uuid, String>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT ON (tenant_id) tenant_id, metadata->>'tenant_name' AS name \
+         FROM ops_events \
+         WHERE event_type = 'SUBSCRIPTION_STARTED' AND timestamp <= $1 AND tenant_id = ANY($2) \
+         ORDER BY tenant_id, timestamp",
+    )
+    .bind(as_of)
+    .bind(tenants)
+    .fetch_all(pool)
+    .await?;
+    let mut map = HashMap::new();
+    for row in rows {
+        let id: Uuid = row.try_get("tenant_id")?;
+        let name: Option<String> = row.try_get("name")?;
+        if let Some(name) = name {
+            map.insert(id, name);
+        }
+    }
+    Ok(map)
+}
+
+fn label(names: &HashMap<Uuid, String>, id: Uuid) -> String {
+    crate::model::tenant_label(id, names.get(&id).map(String::as_str))
+}
+
+#[derive(Default)]
+struct CallCauses {
+    /// (time, LLM timeout or 5xx, cost or budget limit)
+    events: Vec<(DateTime<Utc>, bool, bool)>,
+}
+
+impl CallCauses {
+    fn around(&self, at: DateTime<Utc>) -> (bool, bool) {
+        let from = at - Duration::seconds(CALL_SPAN_SECS);
+        self.events
+            .iter()
+            .filter(|e| e.0 >= from && e.0 <= at)
+            .fold((false, false), |acc, e| (acc.0 || e.1, acc.1 || e.2))
+    }
+}
+
+async fn causes(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+    tenant: Option<Uuid>,
+) -> Result<HashMap<Uuid, CallCauses>, sqlx::Error> {
+    let rows = sqlx::query(CAUSES_SQL)
+        .bind(as_of)
+        .bind(hours)
+        .bind(tenant)
+        .bind(CALL_SPAN_SECS as f64)
+        .fetch_all(pool)
+        .await?;
+    let mut by_session: HashMap<Uuid, CallCauses> = HashMap::new();
+    for row in rows {
+        let kind: String = row.try_get("event_type")?;
+        let error_type: String = row.try_get("error_type")?;
+        let resource: String = row.try_get("resource")?;
+        let reason: String = row.try_get("reason")?;
+        let llm_failure =
+            kind == "LLM_CALL_FAILED" && matches!(error_type.as_str(), "timeout" | "5xx");
+        let cost_limit = match kind.as_str() {
+            "INFRA_LIMIT_HIT" => names_cost_limit(&resource),
+            "POLICY_BLOCKED" => names_cost_limit(&reason),
+            _ => names_cost_limit(&error_type),
+        };
+        if llm_failure || cost_limit {
+            by_session
+                .entry(row.try_get("session_id")?)
+                .or_default()
+                .events
+                .push((row.try_get("timestamp")?, llm_failure, cost_limit));
+        }
+    }
+    Ok(by_session)
+}
+
+/// The window's incidents, newest first, each with its class and the rule that gave it.
+pub async fn incidents(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+    tenant: Option<Uuid>,
+) -> Result<Vec<Incident>, sqlx::Error> {
+    let rows = sqlx::query(INCIDENTS_SQL)
+        .bind(as_of)
+        .bind(hours)
+        .bind(tenant)
+        .fetch_all(pool)
+        .await?;
+    let causes = causes(pool, as_of, hours, tenant).await?;
+    let mut tenants: Vec<Uuid> = Vec::new();
+    let mut list = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let at: DateTime<Utc> = row.try_get("timestamp")?;
+        let session: Option<Uuid> = row.try_get("session_id")?;
+        let (llm_failure, cost_limit) = session
+            .and_then(|s| causes.get(&s))
+            .map_or((false, false), |c| c.around(at));
+        let policies_fired: i64 = row.try_get("policies_fired")?;
+        let facts = IncidentFacts {
+            reported: row.try_get("reported")?,
+            policy_id: row.try_get("policy_id")?,
+            policies_fired: usize::try_from(policies_fired).unwrap_or(0),
+            context_empty: row.try_get("context_empty")?,
+            llm_failure,
+            cost_limit,
+        };
+        let (attribution, rule) = attribute(&facts);
+        let tenant_id: Uuid = row.try_get("tenant_id")?;
+        tenants.push(tenant_id);
+        list.push(Incident {
+            incident_id: row.try_get("incident_id")?,
+            at,
+            tenant_id,
+            tenant_name: String::new(),
+            model: row.try_get("model")?,
+            policy_id: facts.policy_id,
+            policy_version: row.try_get("policy_version")?,
+            severity: row.try_get("severity")?,
+            attribution,
+            rule,
+        });
+    }
+    tenants.sort_unstable();
+    tenants.dedup();
+    let names = names(pool, as_of, &tenants).await?;
+    for i in &mut list {
+        i.tenant_name = label(&names, i.tenant_id);
+    }
+    Ok(list)
+}
+
+/// A policy version as the stream shows it.
+struct Version {
+    policy_id: String,
+    version: String,
+    first_seen: DateTime<Utc>,
+    in_window: i64,
+}
+
+/// Every version up to `as_of`, grouped by policy, oldest first.
+async fn versions(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+) -> Result<BTreeMap<String, Vec<Version>>, sqlx::Error> {
+    let rows = sqlx::query(VERSIONS_SQL)
+        .bind(as_of)
+        .bind(hours)
+        .fetch_all(pool)
+        .await?;
+    let mut by_policy: BTreeMap<String, Vec<Version>> = BTreeMap::new();
+    for row in rows {
+        let v = Version {
+            policy_id: row.try_get("policy_id")?,
+            version: row.try_get("policy_version")?,
+            first_seen: row.try_get("first_seen")?,
+            in_window: row.try_get("in_window")?,
+        };
+        by_policy.entry(v.policy_id.clone()).or_default().push(v);
+    }
+    for list in by_policy.values_mut() {
+        list.sort_by(|a, b| {
+            a.first_seen
+                .cmp(&b.first_seen)
+                .then(a.version.cmp(&b.version))
+        });
+    }
+    Ok(by_policy)
+}
+
+struct Sample {
+    id: Uuid,
+    at: DateTime<Utc>,
+    tenant: Uuid,
+    severity: i32,
+}
+
+async fn version_incidents(
+    pool: &PgPool,
+    policy: &str,
+    version: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Sample>, sqlx::Error> {
+    let rows = sqlx::query(VERSION_INCIDENTS_SQL)
+        .bind(policy)
+        .bind(version)
+        .bind(from)
+        .bind(to)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Sample {
+                id: row.try_get("incident_id")?,
+                at: row.try_get("timestamp")?,
+                tenant: row.try_get("tenant_id")?,
+                severity: row.try_get("severity")?,
+            })
+        })
+        .collect()
+}
+
+/// How many of a regressed version's latest incidents are offered to Replay Samples.
+const SAMPLE_INCIDENTS: usize = 5;
+
+/// Versions with incidents in the window that are markedly worse than their predecessor: each
+/// version's incidents up to `as_of` against the predecessor's in the 7 days before the new
+/// version's first incident.
+pub async fn regressions(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+) -> Result<Vec<Regression>, sqlx::Error> {
+    let by_policy = versions(pool, as_of, hours).await?;
+    let mut found = Vec::new();
+    for list in by_policy.values() {
+        for pair in list.windows(2) {
+            let (previous, new) = (&pair[0], &pair[1]);
+            if new.in_window == 0 {
+                continue;
+            }
+            let baseline_from = new.first_seen - Duration::days(regression::BASELINE_DAYS);
+            let base = version_incidents(
+                pool,
+                &previous.policy_id,
+                &previous.version,
+                baseline_from,
+                new.first_seen - Duration::microseconds(1),
+            )
+            .await?;
+            let samples =
+                version_incidents(pool, &new.policy_id, &new.version, new.first_seen, as_of)
+                    .await?;
+            let baseline: Vec<i32> = base.iter().map(|s| s.severity).collect();
+            let timed: Vec<(DateTime<Utc>, i32)> =
+                samples.iter().map(|s| (s.at, s.severity)).collect();
+            let Some((e, detected_at)) = detect(&timed, &baseline) else {
+                continue;
+            };
+            let mut affected: Vec<Uuid> = samples.iter().map(|s| s.tenant).collect();
+            affected.sort_unstable();
+            affected.dedup();
+            found.push(Regression {
+                policy_id: new.policy_id.clone(),
+                policy_version: new.version.clone(),
+                previous_version: previous.version.clone(),
+                severity_delta: (e.delta * 100.0).round() / 100.0,
+                mean_severity: (e.mean * 100.0).round() / 100.0,
+                baseline_severity: (e.baseline * 100.0).round() / 100.0,
+                samples: e.samples as i64,
+                baseline_samples: baseline.len() as i64,
+                p_value: e.p_value,
+                affected_tenants: affected,
+                affected_names: Vec::new(),
+                rollout_at: new.first_seen,
+                detected_at,
+                sample_incidents: samples
+                    .iter()
+                    .rev()
+                    .take(SAMPLE_INCIDENTS)
+                    .map(|s| s.id)
+                    .collect(),
+            });
+        }
+    }
+    let mut tenants: Vec<Uuid> = found
+        .iter()
+        .flat_map(|r| r.affected_tenants.clone())
+        .collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    let names = names(pool, as_of, &tenants).await?;
+    for r in &mut found {
+        let mut named: Vec<(String, Uuid)> = r
+            .affected_tenants
+            .iter()
+            .map(|&id| (label(&names, id), id))
+            .collect();
+        named.sort();
+        r.affected_tenants = named.iter().map(|n| n.1).collect();
+        r.affected_names = named.into_iter().map(|n| n.0).collect();
+    }
+    found.sort_by_key(|r| std::cmp::Reverse(r.detected_at));
+    Ok(found)
+}
+
+/// The spec's day-over-day view over the 7 days up to `as_of`.
+pub async fn day_over_day(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    tenant: Option<Uuid>,
+) -> Result<Vec<DayOverDay>, sqlx::Error> {
+    let rows = sqlx::query(DAY_OVER_DAY_SQL)
+        .bind(as_of)
+        .bind(tenant)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let avg: f64 = row.try_get("avg_severity")?;
+            let delta: f64 = row.try_get("severity_delta")?;
+            Ok(DayOverDay {
+                policy_id: row.try_get("policy_id")?,
+                day: row.try_get("day")?,
+                avg_severity: (avg * 100.0).round() / 100.0,
+                incidents: row.try_get("incidents")?,
+                severity_delta: (delta * 100.0).round() / 100.0,
+            })
+        })
+        .collect()
+}
+
+/// Everything the page and `GET /api/v1/ops/incidents/patterns` show for a window.
+pub async fn patterns(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+    tenant: Option<Uuid>,
+) -> Result<Patterns, sqlx::Error> {
+    let list = incidents(pool, as_of, hours, tenant).await?;
+    let (by_model, by_policy, matrix, attribution, rules) = breakdown(&list);
+    let mut regressions = regressions(pool, as_of, hours).await?;
+    if let Some(t) = tenant {
+        regressions.retain(|r| r.affected_tenants.contains(&t));
+    }
+    let tenant_name = match tenant {
+        Some(t) => Some(label(&names(pool, as_of, &[t]).await?, t)),
+        None => None,
+    };
+    Ok(Patterns {
+        as_of,
+        window_hours: hours,
+        tenant_id: tenant,
+        tenant_name,
+        total: list.len() as i64,
+        by_model,
+        by_policy,
+        matrix,
+        attribution,
+        rules,
+        regressions,
+        day_over_day: day_over_day(pool, as_of, tenant).await?,
+        recent: list.into_iter().take(RECENT_LIMIT).collect(),
+    })
+}
+
+/// Up to `limit` questions asked under both versions, each with the latest answer under each,
+/// compared word by word.
+pub async fn diff_outputs(
+    pool: &PgPool,
+    policy_id: &str,
+    before: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<OutputDiff>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT * FROM ( \
+             SELECT DISTINCT ON (n.metadata->'input'->>'user') \
+                    n.metadata->'input'->>'user' AS question, \
+                    coalesce(n.entity_id, n.event_id) AS after_id, coalesce(n.metadata->>'output', '') AS after_output, \
+                    o.event_id AS before_id, o.output AS before_output, n.timestamp \
+             FROM ops_events n \
+             JOIN LATERAL ( \
+                 SELECT coalesce(entity_id, event_id) AS event_id, \
+                        coalesce(metadata->>'output', '') AS output FROM ops_events \
+                 WHERE event_type = 'INCIDENT_CREATED' \
+                   AND metadata->>'policy_id' = $1 AND metadata->>'policy_version' = $2 \
+                   AND metadata->'input'->>'user' = n.metadata->'input'->>'user' \
+                 ORDER BY timestamp DESC LIMIT 1) o ON true \
+             WHERE n.event_type = 'INCIDENT_CREATED' \
+               AND n.metadata->>'policy_id' = $1 AND n.metadata->>'policy_version' = $3 \
+               AND n.metadata->'input'->>'user' IS NOT NULL \
+             ORDER BY n.metadata->'input'->>'user', n.timestamp DESC) pairs \
+         ORDER BY timestamp DESC LIMIT $4",
+    )
+    .bind(policy_id)
+    .bind(before)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let before_output: String = row.try_get("before_output")?;
+            let after_output: String = row.try_get("after_output")?;
+            Ok(OutputDiff {
+                question: row.try_get("question")?,
+                before_incident: row.try_get("before_id")?,
+                after_incident: row.try_get("after_id")?,
+                before_version: before.to_owned(),
+                after_version: after.to_owned(),
+                segments: word_diff(&before_output, &after_output),
+            })
+        })
+        .collect()
+}
+
+/// `(kind, text)` runs of a word diff: `=` in both, `-` only in `before`, `+` only in `after`.
+pub fn word_diff(before: &str, after: &str) -> Vec<(char, String)> {
+    use similar::{ChangeTag, TextDiff};
+    let diff = TextDiff::from_words(before, after);
+    let mut segments: Vec<(char, String)> = Vec::new();
+    for change in diff.iter_all_changes() {
+        let kind = match change.tag() {
+            ChangeTag::Equal => '=',
+            ChangeTag::Delete => '-',
+            ChangeTag::Insert => '+',
+        };
+        match segments.last_mut() {
+            Some((k, text)) if *k == kind => text.push_str(change.value()),
+            _ => segments.push((kind, change.value().to_owned())),
+        }
+    }
+    segments
+}
+
+// ---- Active versions, Rollback and its audit log ----
+
+/// Why a change of active versions was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error("unknown policy {0}")]
+    UnknownPolicy(String),
+    #[error("{policy} has no version {version} in the stream")]
+    UnknownVersion { policy: String, version: String },
+    #[error("say why: the reason is kept in the audit log")]
+    NoReason,
+    #[error("choose at least one tenant, or every tenant")]
+    NoTenants,
+    #[error("nothing would change: {0} already run {1}")]
+    Nothing(String, String),
+    #[error("change #{0} does not exist")]
+    UnknownEntry(i64),
+    #[error("change #{0} was already undone by #{1}")]
+    AlreadyUndone(i64, i64),
+    #[error("{policy} was changed again since (#{later}); undo that first")]
+    ChangedSince { policy: String, later: i64 },
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// A policy's rows of `ops_policy_active`, as the audit log keeps them.
+async fn snapshot(
+    tx: &mut Transaction<'_, Postgres>,
+    policy: &str,
+) -> Result<serde_json::Value, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('tenant_id', tenant_id, 'version', version, \
+                 'set_at', set_at, 'set_by', set_by) ORDER BY tenant_id NULLS FIRST), '[]'::jsonb) \
+         FROM ops_policy_active WHERE policy_id = $1",
+    )
+    .bind(policy)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Changes to one policy are made one at a time, by whichever instance holds its lock.
+async fn lock_policy(tx: &mut Transaction<'_, Postgres>, policy: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('ops_policy_active:' || $1))")
+        .bind(policy)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Active versions of every policy the stream or the console knows.
+pub async fn policy_state(pool: &PgPool) -> Result<PolicyState, sqlx::Error> {
+    let versions = versions(pool, Utc::now(), 1).await?;
+    let rows = sqlx::query(
+        "SELECT policy_id, tenant_id, version FROM ops_policy_active ORDER BY policy_id, tenant_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    // Per policy: the default row's version, and the tenants' own.
+    type Rows = (Option<String>, Vec<(Uuid, String)>);
+    let mut pins: BTreeMap<String, Rows> = BTreeMap::new();
+    let mut tenants = Vec::new();
+    for row in rows {
+        let policy: String = row.try_get("policy_id")?;
+        let tenant: Option<Uuid> = row.try_get("tenant_id")?;
+        let version: String = row.try_get("version")?;
+        let entry = pins.entry(policy).or_default();
+        match tenant {
+            None => entry.0 = Some(version),
+            Some(t) => {
+                tenants.push(t);
+                entry.1.push((t, version));
+            }
+        }
+    }
+    let audit = audit_log(pool, 50).await?;
+    tenants.extend(audit.iter().flat_map(|a| a.tenant_ids.clone()));
+    tenants.sort_unstable();
+    tenants.dedup();
+    let names = names(pool, Utc::now(), &tenants).await?;
+    let mut policies: BTreeMap<String, ActivePolicy> = BTreeMap::new();
+    for (policy, list) in &versions {
+        policies.insert(
+            policy.clone(),
+            ActivePolicy {
+                policy_id: policy.clone(),
+                versions: list.iter().map(|v| v.version.clone()).collect(),
+                default_version: list.last().map(|v| v.version.clone()).unwrap_or_default(),
+                default_pinned: false,
+                pins: Vec::new(),
+            },
+        );
+    }
+    for (policy, (default, tenant_pins)) in pins {
+        let p = policies
+            .entry(policy.clone())
+            .or_insert_with(|| ActivePolicy {
+                policy_id: policy,
+                versions: Vec::new(),
+                default_version: String::new(),
+                default_pinned: false,
+                pins: Vec::new(),
+            });
+        if let Some(v) = default {
+            p.default_version = v;
+            p.default_pinned = true;
+        }
+        let mut list: Vec<TenantPin> = tenant_pins
+            .into_iter()
+            .map(|(tenant_id, version)| TenantPin {
+                tenant_id,
+                tenant_name: label(&names, tenant_id),
+                version,
+            })
+            .collect();
+        list.sort_by(|a, b| a.tenant_name.cmp(&b.tenant_name));
+        p.pins = list;
+    }
+    let audit = audit
+        .into_iter()
+        .map(|mut a| {
+            a.tenant_names = a.tenant_ids.iter().map(|&t| label(&names, t)).collect();
+            a
+        })
+        .collect();
+    Ok(PolicyState {
+        policies: policies.into_values().collect(),
+        audit,
+    })
+}
+
+/// The latest changes, newest first.
+pub async fn audit_log(pool: &PgPool, limit: i64) -> Result<Vec<AuditEntry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.at, a.actor, a.action, a.policy_id, a.from_version, a.to_version, \
+                a.tenant_ids, a.reason, a.undoes, a.undone_by, \
+                a.undone_by IS NULL AND a.id = (SELECT max(id) FROM ops_policy_audit l \
+                                                WHERE l.policy_id = a.policy_id) AS undoable \
+         FROM ops_policy_audit a ORDER BY a.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let tenant_ids: Option<Vec<Uuid>> = row.try_get("tenant_ids")?;
+            Ok(AuditEntry {
+                id: row.try_get("id")?,
+                at: row.try_get("at")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                policy_id: row.try_get("policy_id")?,
+                from_version: row.try_get("from_version")?,
+                to_version: row.try_get("to_version")?,
+                tenant_ids: tenant_ids.unwrap_or_default(),
+                tenant_names: Vec::new(),
+                reason: row.try_get("reason")?,
+                undoes: row.try_get("undoes")?,
+                undone_by: row.try_get("undone_by")?,
+                undoable: row.try_get("undoable")?,
+            })
+        })
+        .collect()
+}
+
+/// A change of the version some tenants (`Some`) or every tenant (`None`) run.
+pub struct Change<'a> {
+    pub actor: &'a str,
+    /// `rollback` or `promote`.
+    pub action: &'a str,
+    pub policy_id: &'a str,
+    pub to_version: &'a str,
+    pub tenants: Option<&'a [Uuid]>,
+    pub reason: &'a str,
+}
+
+/// Makes `to_version` the active one for the change's tenants and records it; the new audit
+/// entry's id.
+pub async fn change_version(pool: &PgPool, c: Change<'_>) -> Result<i64, ChangeError> {
+    let reason = c.reason.trim();
+    if reason.is_empty() {
+        return Err(ChangeError::NoReason);
+    }
+    if c.tenants.is_some_and(<[Uuid]>::is_empty) {
+        return Err(ChangeError::NoTenants);
+    }
+    let state = policy_state(pool).await?;
+    let Some(policy) = state.policies.iter().find(|p| p.policy_id == c.policy_id) else {
+        return Err(ChangeError::UnknownPolicy(c.policy_id.to_owned()));
+    };
+    if !policy.versions.iter().any(|v| v == c.to_version) {
+        return Err(ChangeError::UnknownVersion {
+            policy: c.policy_id.to_owned(),
+            version: c.to_version.to_owned(),
+        });
+    }
+    let mut tx = pool.begin().await?;
+    lock_policy(&mut tx, c.policy_id).await?;
+    // Read again under the lock: another change may have landed since.
+    let state = policy_state(pool).await?;
+    let policy = state
+        .policies
+        .iter()
+        .find(|p| p.policy_id == c.policy_id)
+        .ok_or_else(|| ChangeError::UnknownPolicy(c.policy_id.to_owned()))?;
+    let mut from: Vec<String> = match c.tenants {
+        Some(ts) => ts
+            .iter()
+            .map(|&t| policy.version_for(t).to_owned())
+            .collect(),
+        None => std::iter::once(policy.default_version.clone())
+            .chain(policy.pins.iter().map(|p| p.version.clone()))
+            .collect(),
+    };
+    from.sort();
+    from.dedup();
+    if from.iter().all(|v| v == c.to_version) && (c.tenants.is_some() || policy.default_pinned) {
+        let who = match c.tenants {
+            Some(ts) => format!("{} tenant(s)", ts.len()),
+            None => "all tenants".into(),
+        };
+        return Err(ChangeError::Nothing(who, c.to_version.to_owned()));
+    }
+    let from_version = from.join(", ");
+    let before = snapshot(&mut tx, c.policy_id).await?;
+    match c.tenants {
+        None => {
+            sqlx::query("DELETE FROM ops_policy_active WHERE policy_id = $1")
+                .bind(c.policy_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO ops_policy_active (policy_id, tenant_id, version, set_by) \
+                 VALUES ($1, NULL, $2, $3)",
+            )
+            .bind(c.policy_id)
+            .bind(c.to_version)
+            .bind(c.actor)
+            .execute(&mut *tx)
+            .await?;
+        }
+        Some(ts) => {
+            sqlx::query(
+                "INSERT INTO ops_policy_active (policy_id, tenant_id, version, set_by) \
+                 SELECT $1, t, $2, $3 FROM unnest($4::uuid[]) t \
+                 ON CONFLICT (policy_id, coalesce(tenant_id, '00000000-0000-0000-0000-000000000000'::uuid)) \
+                 DO UPDATE SET version = excluded.version, set_at = now(), set_by = excluded.set_by",
+            )
+            .bind(c.policy_id)
+            .bind(c.to_version)
+            .bind(c.actor)
+            .bind(ts)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    let after = snapshot(&mut tx, c.policy_id).await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO ops_policy_audit \
+             (actor, action, policy_id, from_version, to_version, tenant_ids, reason, before, after) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(c.actor)
+    .bind(c.action)
+    .bind(c.policy_id)
+    .bind(&from_version)
+    .bind(c.to_version)
+    .bind(c.tenants)
+    .bind(reason)
+    .bind(&before)
+    .bind(&after)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Puts a policy back exactly as it was before change `id`, if nothing changed it since; the
+/// undo is itself an audit entry (and can be undone in turn).
+pub async fn undo(pool: &PgPool, actor: &str, id: i64) -> Result<i64, ChangeError> {
+    let policy: Option<String> =
+        sqlx::query_scalar("SELECT policy_id FROM ops_policy_audit WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    let Some(policy) = policy else {
+        return Err(ChangeError::UnknownEntry(id));
+    };
+    let mut tx = pool.begin().await?;
+    lock_policy(&mut tx, &policy).await?;
+    let row = sqlx::query(
+        "SELECT from_version, to_version, tenant_ids, reason, before, after, undone_by, \
+                (SELECT max(id) FROM ops_policy_audit WHERE policy_id = $2) AS latest \
+         FROM ops_policy_audit WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&policy)
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(by) = row.try_get::<Option<i64>, _>("undone_by")? {
+        return Err(ChangeError::AlreadyUndone(id, by));
+    }
+    let latest: i64 = row.try_get("latest")?;
+    let after: serde_json::Value = row.try_get("after")?;
+    if latest != id || snapshot(&mut tx, &policy).await? != after {
+        return Err(ChangeError::ChangedSince {
+            policy,
+            later: latest,
+        });
+    }
+    let before: serde_json::Value = row.try_get("before")?;
+    sqlx::query("DELETE FROM ops_policy_active WHERE policy_id = $1")
+        .bind(&policy)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO ops_policy_active (policy_id, tenant_id, version, set_at, set_by) \
+         SELECT $1, r.tenant_id, r.version, r.set_at, r.set_by \
+         FROM jsonb_to_recordset($2) AS r(tenant_id uuid, version text, set_at timestamptz, set_by text)",
+    )
+    .bind(&policy)
+    .bind(&before)
+    .execute(&mut *tx)
+    .await?;
+    let restored = snapshot(&mut tx, &policy).await?;
+    let reason: String = row.try_get("reason")?;
+    let tenant_ids: Option<Vec<Uuid>> = row.try_get("tenant_ids")?;
+    let new_id: i64 = sqlx::query_scalar(
+        "INSERT INTO ops_policy_audit \
+             (actor, action, policy_id, from_version, to_version, tenant_ids, reason, before, after, undoes) \
+         VALUES ($1, 'undo', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(actor)
+    .bind(&policy)
+    .bind(row.try_get::<String, _>("to_version")?)
+    .bind(row.try_get::<String, _>("from_version")?)
+    .bind(tenant_ids)
+    .bind(format!("undo of #{id} ({reason})"))
+    .bind(&after)
+    .bind(&restored)
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE ops_policy_audit SET undone_by = $2 WHERE id = $1")
+        .bind(id)
+        .bind(new_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(new_id)
+}
