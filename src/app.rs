@@ -13,9 +13,9 @@ use crate::pages::events::EventsPage;
 use crate::pages::incidents::IncidentsPage;
 use crate::pages::infra::InfraPage;
 use crate::pages::login::LoginPage;
-use crate::pages::not_built::NotBuilt;
 use crate::pages::not_found::NotFound;
 use crate::pages::pulse::PulsePage;
+use crate::pages::replay::{ReplayPage, ReplayPickerPage};
 use crate::pages::revenue::RevenuePage;
 use crate::pages::settings::SettingsPage;
 use crate::pages::stickiness::StickinessPage;
@@ -110,7 +110,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("stickiness") view=StickinessPage />
                     <Route path=path!("revenue") view=RevenuePage />
                     <Route path=path!("infra") view=InfraPage />
-                    <Route path=path!("replay") view=|| view! { <NotBuilt tab=TABS[6] /> } />
+                    <Route path=path!("replay") view=ReplayPickerPage />
+                    <Route path=path!("replay/:incident_id") view=ReplayPage ssr=SsrMode::Async />
                     <Route path=path!("events") view=EventsPage />
                     <Route path=path!("settings") view=SettingsPage />
                 </ParentRoute>

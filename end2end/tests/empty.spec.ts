@@ -43,7 +43,9 @@ test.describe('@empty an empty database', () => {
     await page.goto('/incidents');
     await expect(page.getByTestId('incidents-empty')).toContainText('No incident in the last 24 hours');
     await expect(page.getByTestId('no-regression')).toContainText('No regression');
-    await expect(page.getByTestId('policy-versions')).toContainText('No policy versions yet');
+    await expect(page.getByTestId('audit-empty')).toContainText('No change yet');
+    await page.goto('/replay');
+    await expect(page.getByTestId('replay-empty')).toContainText('nothing to replay');
   });
 
   test('no alert has been raised and none is sent anywhere', async ({ loginPage, settingsPage, page }) => {

@@ -582,6 +582,17 @@ pub struct TenantPin {
 }
 
 impl ActivePolicy {
+    /// A policy with no version known yet.
+    pub fn new(policy_id: String) -> Self {
+        ActivePolicy {
+            policy_id,
+            versions: Vec::new(),
+            default_version: String::new(),
+            default_pinned: false,
+            pins: Vec::new(),
+        }
+    }
+
     /// The version `tenant` runs.
     pub fn version_for(&self, tenant: Uuid) -> &str {
         self.pins

@@ -8,6 +8,7 @@ pub mod events;
 pub mod incidents;
 pub mod infra;
 pub mod pulse;
+pub mod replay;
 pub mod revenue;
 pub mod stickiness;
 

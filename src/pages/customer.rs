@@ -96,10 +96,7 @@ pub fn CustomerPage() -> impl IntoView {
 /// A tenant the stream has not seen: a real 404, and a way back.
 #[component]
 fn Missing() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.set_status(axum::http::StatusCode::NOT_FOUND);
-    }
+    crate::pages::not_found::answer_not_found();
     view! {
         <section class="card not-found" data-testid="customer-missing">
             <p>"No events of this tenant up to this moment. "

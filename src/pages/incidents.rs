@@ -331,10 +331,7 @@ fn RegressionCard(
         .iter()
         .map(|id| {
             (
-                format!(
-                    "/replay?incident_id={id}&policy_version={}",
-                    r.previous_version
-                ),
+                format!("/replay/{id}?policy_version={}", r.previous_version),
                 id.to_string()[..8].to_owned(),
             )
         })
@@ -591,8 +588,9 @@ fn RollbackDialog(
     }
 }
 
+/// Active versions of every policy and the change log with its Undo buttons.
 #[component]
-fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> impl IntoView {
+pub fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> impl IntoView {
     if s.policies.is_empty() {
         return view! {
             <p class="empty-state">"No policy versions yet: they appear with the first incidents."</p>
@@ -617,7 +615,7 @@ fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> impl 
                                 <td data-testid="default-version">
                                     {p.default_version.clone()}
                                     <span class="muted small-print">
-                                        {if p.default_pinned { " (pinned)" } else { " (newest seen)" }}
+                                        {if p.default_pinned { " (pinned)" } else { " (newest, not pinned)" }}
                                     </span>
                                 </td>
                                 <td data-testid="pins">
@@ -822,7 +820,7 @@ fn RecentIncidents(p: Patterns) -> impl IntoView {
                                     {i.attribution.label()}
                                     <div class="muted small-print">{i.rule.explain()}</div>
                                 </td>
-                                <td><a class="button" href=format!("/replay?incident_id={}", i.incident_id)>"Replay"</a></td>
+                                <td><a class="button" href=format!("/replay/{}", i.incident_id)>"Replay"</a></td>
                             </tr>
                         }).collect_view()}
                     </tbody>

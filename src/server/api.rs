@@ -21,6 +21,7 @@ use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, M
 use crate::model::incidents::Patterns;
 use crate::model::infra::Infra;
 use crate::model::pulse::Pulse;
+use crate::model::replay::Comparison;
 use crate::model::revenue::Revenue;
 use crate::model::stickiness::Funnel;
 use crate::model::{Event, EventType};
@@ -39,14 +40,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/ops/revenue", get(get_revenue))
         .route("/api/v1/ops/revenue.csv", get(get_revenue_csv))
         .route("/api/v1/ops/incidents/patterns", get(get_incident_patterns))
+        .route("/api/v1/ops/replays", post(post_replay))
+        .route("/api/v1/ops/replays/export", get(export_replay))
         .route("/api/v1/ops/stream", get(stream))
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Ops Console API", description = "Ingestion and read API of Ops Console."),
-    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, get_stickiness, get_revenue, get_revenue_csv, get_incident_patterns, stream, healthz, readyz),
-    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile, Funnel, Revenue, Patterns)),
+    paths(ingest_events, list_events, get_pulse, get_infra, get_customers, get_customer, get_stickiness, get_revenue, get_revenue_csv, get_incident_patterns, post_replay, export_replay, stream, healthz, readyz),
+    components(schemas(Event, EventType, IngestOutcome, FieldError, ValidationErrors, ErrorBody, EventsResponse, Pulse, Infra, Customers, CustomerProfile, Funnel, Revenue, Patterns, ReplayRequest, Comparison)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -536,6 +539,140 @@ async fn get_incident_patterns(
     Ok(Json(
         super::incidents::patterns(&state.pool, as_of, hours, tenant).await?,
     ))
+}
+
+/// `POST /api/v1/ops/replays`: either override may be omitted (the original is kept).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    pub incident_id: uuid::Uuid,
+    pub model: Option<String>,
+    pub policy_version: Option<String>,
+    /// Repeated runs of the replay configuration for the determinism verdict (1–10, default 3).
+    pub runs: Option<usize>,
+}
+
+impl From<super::replay::ReplayError> for ApiError {
+    fn from(e: super::replay::ReplayError) -> Self {
+        use super::replay::ReplayError as E;
+        match e {
+            E::UnknownIncident(_) => ApiError::NotFound(e.to_string()),
+            E::UnknownModel(..) | E::UnknownVersion { .. } | E::Runs => {
+                ApiError::BadRequest(e.to_string())
+            }
+            E::Provider(p) => ApiError::BadGateway(p.to_string()),
+            E::Db(db) => db.into(),
+        }
+    }
+}
+
+/// Replays an incident with another model or policy version: `original`, `replay` and `delta`.
+/// Recorded as `REPLAY_EXECUTED` with `source = operator` (never customer behaviour).
+#[utoipa::path(post, path = "/api/v1/ops/replays", request_body = ReplayRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the comparison", body = Comparison),
+        (status = 400, description = "unknown model or version, or a bad body", body = ErrorBody),
+        (status = 401, description = "no session and no valid API token", body = ErrorBody),
+        (status = 404, description = "unknown incident", body = ErrorBody),
+        (status = 502, description = "the model provider failed; nothing was recorded", body = ErrorBody),
+        (status = 503, description = "the database is unavailable", body = ErrorBody)))]
+async fn post_replay(
+    State(state): State<AppState>,
+    body: Result<Json<ReplayRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Comparison>, ApiError> {
+    let Json(r) = body.map_err(|e| ApiError::BadRequest(format!("body: {}", e.body_text())))?;
+    let c = super::replay::compare(
+        &state.pool,
+        &state.providers,
+        r.incident_id,
+        r.model.as_deref(),
+        r.policy_version.as_deref(),
+        r.runs.unwrap_or(3),
+    )
+    .await?;
+    super::replay::record_replay(&state.pool, &c).await?;
+    Ok(Json(c))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[allow(dead_code)]
+struct ExportParams {
+    incident_id: uuid::Uuid,
+    model: Option<String>,
+    policy_version: Option<String>,
+    /// `json` (the default) or `md`
+    format: Option<String>,
+}
+
+/// Export Comparison: the replay as a JSON or Markdown download, recorded as
+/// `EXPORT_GENERATED` with `source = operator`.
+#[utoipa::path(get, path = "/api/v1/ops/replays/export", params(ExportParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "the comparison as a file"),
+        (status = 400, description = "a bad parameter, named", body = ErrorBody),
+        (status = 404, description = "unknown incident", body = ErrorBody)))]
+async fn export_replay(
+    State(state): State<AppState>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id: uuid::Uuid = params
+        .remove("incident_id")
+        .and_then(|i| i.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest("parameter incident_id: must be a UUID".into()))?;
+    let model = params.remove("model");
+    let version = params.remove("policy_version");
+    let format = params.remove("format").unwrap_or_else(|| "json".into());
+    if let Some(unknown) = params.keys().next() {
+        return Err(ApiError::BadRequest(format!(
+            "unknown parameter {unknown:?}"
+        )));
+    }
+    let (body, mime, ext) = match format.as_str() {
+        "json" | "md" => {
+            let c = super::replay::compare(
+                &state.pool,
+                &state.providers,
+                id,
+                model.as_deref(),
+                version.as_deref(),
+                1,
+            )
+            .await?;
+            super::replay::record_export(&state.pool, &c, &format).await?;
+            if format == "md" {
+                (
+                    crate::model::replay::to_markdown(&c),
+                    "text/markdown; charset=utf-8",
+                    "md",
+                )
+            } else {
+                (
+                    serde_json::to_string_pretty(&c).unwrap_or_default(),
+                    "application/json",
+                    "json",
+                )
+            }
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "parameter format: must be json or md".into(),
+            ))
+        }
+    };
+    let name = format!(
+        "attachment; filename=\"replay-{}.{ext}\"",
+        &id.to_string()[..8]
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (header::CONTENT_DISPOSITION, name),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Server-sent events: `ready` when connected, then `changed` (at most four a second) whenever

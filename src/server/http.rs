@@ -34,6 +34,7 @@ pub fn router_with_state(
     let state = AppState {
         live: super::live::Live::start(pool.clone()),
         alert_wake: Default::default(),
+        providers: Arc::new(super::replay::Providers::new(config.llm.clone())),
         pool,
         config: Arc::new(config),
         leptos_options,

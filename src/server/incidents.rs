@@ -498,22 +498,93 @@ pub async fn diff_outputs(
 }
 
 /// `(kind, text)` runs of a word diff: `=` in both, `-` only in `before`, `+` only in `after`.
+/// Within a stretch of changes the spaces both sides share are not kept as matches, so a
+/// rewritten phrase reads as one deletion followed by one insertion.
 pub fn word_diff(before: &str, after: &str) -> Vec<(char, String)> {
-    use similar::{ChangeTag, TextDiff};
-    let diff = TextDiff::from_words(before, after);
+    use similar::{Algorithm, ChangeTag, TextDiff};
+    let diff = TextDiff::configure()
+        .algorithm(Algorithm::Patience)
+        .diff_words(before, after);
     let mut segments: Vec<(char, String)> = Vec::new();
-    for change in diff.iter_all_changes() {
-        let kind = match change.tag() {
-            ChangeTag::Equal => '=',
-            ChangeTag::Delete => '-',
-            ChangeTag::Insert => '+',
-        };
+    let (mut del, mut ins) = (String::new(), String::new());
+    let push = |segments: &mut Vec<(char, String)>, kind: char, text: &str| {
+        if text.is_empty() {
+            return;
+        }
         match segments.last_mut() {
-            Some((k, text)) if *k == kind => text.push_str(change.value()),
-            _ => segments.push((kind, change.value().to_owned())),
+            Some((k, t)) if *k == kind => t.push_str(text),
+            _ => segments.push((kind, text.to_owned())),
+        }
+    };
+    for change in diff.iter_all_changes() {
+        let text = change.value();
+        match change.tag() {
+            ChangeTag::Delete => del.push_str(text),
+            ChangeTag::Insert => ins.push_str(text),
+            ChangeTag::Equal if text.trim().is_empty() && !(del.is_empty() && ins.is_empty()) => {
+                del.push_str(text);
+                ins.push_str(text);
+            }
+            ChangeTag::Equal => {
+                push(&mut segments, '-', &std::mem::take(&mut del));
+                push(&mut segments, '+', &std::mem::take(&mut ins));
+                push(&mut segments, '=', text);
+            }
         }
     }
+    push(&mut segments, '-', &del);
+    push(&mut segments, '+', &ins);
     segments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word_diff;
+
+    fn seg(kind: char, text: &str) -> (char, String) {
+        (kind, text.to_owned())
+    }
+
+    #[test]
+    fn a_changed_number_is_one_deletion_and_one_insertion() {
+        assert_eq!(
+            word_diff(
+                "The notice period is 30 days.",
+                "The notice period is 14 days."
+            ),
+            vec![
+                seg('=', "The notice period is "),
+                seg('-', "30 "),
+                seg('+', "14 "),
+                seg('=', "days."),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rewritten_sentence_is_not_confetti() {
+        let d = word_diff(
+            "The notice period is 14 days, and notice can be given by phone.",
+            "I don't have enough information to answer that reliably.",
+        );
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert_eq!(d[0].0, '-');
+        assert_eq!(
+            d[1],
+            seg(
+                '+',
+                "I don't have enough information to answer that reliably."
+            )
+        );
+    }
+
+    #[test]
+    fn equal_texts_are_one_run() {
+        assert_eq!(
+            word_diff("same words", "same words"),
+            vec![seg('=', "same words")]
+        );
+    }
 }
 
 // ---- Active versions, Rollback and its audit log ----
@@ -608,16 +679,31 @@ pub async fn policy_state(pool: &PgPool) -> Result<PolicyState, sqlx::Error> {
             },
         );
     }
+    // Versions stored with their rules (the Replay Lab's) count too, after those seen.
+    let stored = sqlx::query(
+        "SELECT policy_id, version FROM ops_policy_rules ORDER BY policy_id, created_at, version",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in stored {
+        let policy: String = row.try_get("policy_id")?;
+        let only_stored = !versions.contains_key(&policy);
+        let version: String = row.try_get("version")?;
+        let p = policies
+            .entry(policy.clone())
+            .or_insert_with(|| ActivePolicy::new(policy));
+        if !p.versions.contains(&version) {
+            p.versions.push(version.clone());
+        }
+        if only_stored {
+            // Never seen in the stream: the newest stored one is what tenants would run.
+            p.default_version = version;
+        }
+    }
     for (policy, (default, tenant_pins)) in pins {
         let p = policies
             .entry(policy.clone())
-            .or_insert_with(|| ActivePolicy {
-                policy_id: policy,
-                versions: Vec::new(),
-                default_version: String::new(),
-                default_pinned: false,
-                pins: Vec::new(),
-            });
+            .or_insert_with(|| ActivePolicy::new(policy));
         if let Some(v) = default {
             p.default_version = v;
             p.default_pinned = true;

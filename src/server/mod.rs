@@ -37,6 +37,7 @@ pub mod infra;
 pub mod ingest;
 pub mod live;
 pub mod pulse;
+pub mod replay;
 pub mod revenue;
 pub mod session;
 pub mod state;

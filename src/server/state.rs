@@ -17,6 +17,8 @@ pub struct AppState {
     pub live: Live,
     /// Wakes the alert delivery worker.
     pub alert_wake: super::alerts::Wake,
+    /// The models the Replay Lab can call.
+    pub providers: Arc<super::replay::Providers>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -29,6 +29,7 @@ pub fn config() -> Config {
         collect_every: None,
         redis_url: None,
         alert_every: None,
+        llm: None,
     }
 }
 

@@ -18,5 +18,6 @@ mod ingest;
 mod live;
 mod pulse;
 mod redis_collector;
+mod replay;
 mod revenue;
 mod stickiness;
