@@ -23,6 +23,9 @@ test.describe('replay lab', () => {
 
     // The dropdowns: the Replay Samples link chose v11; switch the model too.
     await expect(page.getByLabel('Policy version')).toHaveValue('v11');
+    await expect(page.getByTestId('original').getByTestId('verdict')).toHaveText(/INACCURATE/);
+    await page.getByLabel('Policy version').selectOption('v12');
+    await page.getByLabel('Policy version').selectOption('v11');
     await page.getByLabel('Model').selectOption('claude-3-haiku');
     await page.getByTestId('run-replay').click();
     const comparison = page.getByTestId('comparison');

@@ -606,6 +606,8 @@ pub struct Comparison {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ReplayOptions {
     pub incident: ReplayIncident,
+    /// The original answer as its own version's rules judge it (none when not stored).
+    pub original: Option<Evaluation>,
     pub models: Vec<String>,
     pub versions: Vec<String>,
 }

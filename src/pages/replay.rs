@@ -270,6 +270,12 @@ fn Lab(o: ReplayOptions) -> impl IntoView {
                 <p><strong>"User: "</strong>{inc.user.clone()}</p>
                 <p><strong>"Context: "</strong><code>{inc.context.to_string()}</code></p>
             </div>
+            <h3>"Output"</h3>
+            <blockquote class="replay-output" data-testid="original-output">{inc.output.clone()}</blockquote>
+            {o.original.clone().map(|e| view! {
+                {verdict_badge(e.verdict)}
+                <p class="muted small-print">{format!("{} {}: {}", inc.policy_id, inc.policy_version, e.reason)}</p>
+            })}
         </section>
         <section class="card" aria-labelledby="replay-heading">
             <h2 id="replay-heading">"Replay"</h2>

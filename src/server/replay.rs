@@ -369,7 +369,18 @@ pub async fn options(
         return Ok(None);
     };
     let versions = versions(pool, &incident.policy_id).await?;
+    let original = rules(pool, &incident.policy_id, &incident.policy_version)
+        .await?
+        .map(|r| {
+            evaluate(
+                &as_delivered(&r),
+                &incident.user,
+                &incident.context,
+                &incident.output,
+            )
+        });
     Ok(Some(ReplayOptions {
+        original,
         incident,
         models: providers.models(),
         versions,

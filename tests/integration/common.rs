@@ -43,8 +43,13 @@ pub struct TestServer {
 impl TestServer {
     /// Serves the console on `pool`; `addr` `None` picks a free port.
     pub async fn start(pool: PgPool, addr: Option<SocketAddr>) -> TestServer {
+        Self::start_with(pool, addr, config()).await
+    }
+
+    /// As `start`, with a configuration of the test's own.
+    pub async fn start_with(pool: PgPool, addr: Option<SocketAddr>, config: Config) -> TestServer {
         let leptos = get_configuration(Some("Cargo.toml")).expect("leptos configuration");
-        let app = http::router(pool, config(), leptos.leptos_options);
+        let app = http::router(pool, config, leptos.leptos_options);
         let listener = TcpListener::bind(addr.unwrap_or_else(|| "127.0.0.1:0".parse().unwrap()))
             .await
             .expect("bind");

@@ -345,3 +345,51 @@ async fn the_http_provider_gives_up_after_timeouts() {
     assert!(matches!(err, ProviderError::Timeout { .. }), "{err}");
     assert_eq!(f.calls.load(Ordering::SeqCst), 3);
 }
+
+#[sqlx::test]
+async fn a_failing_provider_is_a_502_and_nothing_is_recorded(pool: PgPool) {
+    // A tenant's incident on a model only the (failing) endpoint serves.
+    let id = Uuid::new_v4();
+    let details = IncidentDetails {
+        model: "fake-1".into(),
+        policy_id: "CONTENT_ACCURACY".into(),
+        policy_version: "v12".into(),
+        severity: 3,
+        input_user: AUTO.into(),
+        input_context: json!({}),
+        output: "Yes.".into(),
+        policies_fired: vec!["CONTENT_ACCURACY".into()],
+        attribution: None,
+    };
+    ingest::store(&pool, &[Event::incident_created(TENANT, id, details)])
+        .await
+        .unwrap();
+    let (url, f) = fake(usize::MAX, 0).await;
+    let mut config = config();
+    config.llm = Some(LlmConfig {
+        base_url: url,
+        api_key: None,
+        models: vec!["fake-1".into()],
+        prices: Default::default(),
+        timeout: std::time::Duration::from_millis(2000),
+        retries: 2,
+    });
+    let server = TestServer::start_with(pool.clone(), None, config).await;
+    let response = post_replay(&server, json!({"incident_id": id, "policy_version": "v11"})).await;
+    assert_eq!(response.status(), 502);
+    let error: Value = response.json().await.unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("fake-1 failed"),
+        "{error}"
+    );
+    assert_eq!(f.calls.load(Ordering::SeqCst), 3);
+    assert!(operator_events(&pool, "REPLAY_EXECUTED").await.is_empty());
+    // The endpoint's models are offered next to the simulator's.
+    let ok = post_replay(
+        &server,
+        json!({"incident_id": id, "model": "gpt-4o", "runs": 1}),
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    server.stop().await;
+}
