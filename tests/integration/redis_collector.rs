@@ -54,13 +54,15 @@ async fn redis_memory_is_sampled_against_maxmemory(pool: PgPool) {
     assert_eq!(s["unit"], "MB");
     assert_eq!(s["limit_source"], "maxmemory");
     assert_eq!(s["source"], "collector");
-    // The four megabytes written are in the reading, which lies between the test's own reads
-    // just before and after (rounded to 0.01 MB).
+    // The four megabytes written are in the reading, which lies near the test's own reads just
+    // before and after. Not strictly between them: used_memory counts every client's buffers,
+    // and the collector reads over a connection of its own (seen: 6.59 MB read between 6.56
+    // and 5.95), so half a megabyte either way is allowed.
     let current = s["current"].as_f64().unwrap();
     assert!(current > 4.0, "{current}");
     assert!(
-        current >= before.min(after) - 0.01 && current <= before.max(after) + 0.01,
-        "{before} <= {current} <= {after}"
+        current >= before.min(after) - 0.5 && current <= before.max(after) + 0.5,
+        "{before} ≈ {current} ≈ {after}"
     );
 
     // Infra & Limits shows it as a resource with its limit.
