@@ -42,6 +42,32 @@ mod cli {
             #[arg(long, default_value_t = ops_demo::DEFAULT_SEED)]
             seed: u64,
         },
+        /// Fill an empty database with a synthetic stream and measure every page's analytics
+        /// against the spec's SQL, HTTP ingestion against COPY, and peak memory (BENCHMARKS.md).
+        Bench {
+            /// Events to generate.
+            #[arg(long, default_value_t = 10_000_000)]
+            events: u64,
+            #[arg(long, default_value_t = 500)]
+            tenants: u32,
+            #[arg(long, default_value_t = 30)]
+            days: i64,
+            /// Warm runs per query (p50 and p95 are taken over them).
+            #[arg(long, default_value_t = 20)]
+            runs: usize,
+            /// Events sent through the HTTP API for each batch size.
+            #[arg(long, default_value_t = 500_000)]
+            ingest_events: u64,
+            /// Concurrent ingestion clients.
+            #[arg(long, default_value_t = 4)]
+            clients: usize,
+            /// Measure the events already in the database instead of generating.
+            #[arg(long)]
+            reuse: bool,
+            /// Measure ingestion only, not the pages.
+            #[arg(long)]
+            ingest_only: bool,
+        },
     }
 
     fn init_logging() {
@@ -110,6 +136,30 @@ mod cli {
                         if replaced { "replaced" } else { "loaded" }
                     ),
                 }
+                Ok(())
+            }
+            Command::Bench {
+                events,
+                tenants,
+                days,
+                runs,
+                ingest_events,
+                clients,
+                reuse,
+                ingest_only,
+            } => {
+                let options = ops_console::server::bench::BenchOptions {
+                    events,
+                    tenants: tenants.max(1),
+                    days: days.max(1),
+                    runs: runs.max(1),
+                    ingest_events,
+                    clients: clients.max(1),
+                    reuse,
+                    ingest_only,
+                };
+                let table = ops_console::server::bench::run(pool, options).await?;
+                println!("{table}");
                 Ok(())
             }
             Command::Serve => {

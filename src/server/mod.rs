@@ -24,6 +24,7 @@ macro_rules! subscription_columns {
 pub mod alerts;
 pub mod api;
 pub mod auth;
+pub mod bench;
 pub mod collector;
 pub mod config;
 pub mod customers;

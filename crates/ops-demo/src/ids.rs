@@ -74,7 +74,7 @@ fn splitmix(x: u64) -> u64 {
 }
 
 /// Index drawn with probability proportional to `weights` (all ≥ 0, not all 0).
-pub(crate) fn pick_weighted<R: rand::Rng>(rng: &mut R, weights: &[f64]) -> usize {
+pub fn pick_weighted<R: rand::Rng>(rng: &mut R, weights: &[f64]) -> usize {
     let total: f64 = weights.iter().sum();
     let mut x = rng.random::<f64>() * total;
     for (i, w) in weights.iter().enumerate() {

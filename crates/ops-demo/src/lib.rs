@@ -22,6 +22,8 @@ mod roster;
 mod timeline;
 mod traffic;
 
+pub use ids::pick_weighted;
+
 use chrono::{DateTime, Utc};
 use ops_events::{Event, PLATFORM_TENANT};
 use rust_decimal::Decimal;

@@ -1,0 +1,533 @@
+//! `ops-console bench`: fills an empty database with a synthetic stream (500 tenants, 30 days,
+//! a realistic mix), then measures in one run each page's analytics against the spec's SQL for
+//! the same numbers, HTTP ingestion against PostgreSQL's own `COPY`, and peak memory, and prints
+//! one Markdown table. A command, not a test: nothing here asserts a time.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::json;
+use sqlx::postgres::PgPoolCopyExt;
+use sqlx::PgPool;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+use uuid::Uuid;
+
+/// What to generate and how long to measure.
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub events: u64,
+    pub tenants: u32,
+    pub days: i64,
+    pub runs: usize,
+    /// Events sent through the HTTP API per batch size.
+    pub ingest_events: u64,
+    pub clients: usize,
+    /// Measure the data already there instead of generating (the table must not be empty).
+    pub reuse: bool,
+    /// Skip the pages; measure ingestion only.
+    pub ingest_only: bool,
+}
+
+/// The stream's mix: (event type, weight).
+const MIX: [(&str, f64); 12] = [
+    ("API_CALL_RECEIVED", 52.0),
+    ("LLM_CALL_MADE", 30.0),
+    ("POLICY_EVALUATED", 10.0),
+    ("INCIDENT_CREATED", 3.0),
+    ("INCIDENT_VIEWED", 1.6),
+    ("LLM_CALL_FAILED", 1.0),
+    ("POLICY_BLOCKED", 0.8),
+    ("REPLAY_EXECUTED", 0.4),
+    ("EXPORT_GENERATED", 0.15),
+    ("CERT_VERIFIED", 0.1),
+    ("LOGIN", 0.1),
+    ("FREEZE_ACTIVATED", 0.001),
+];
+const MODELS: [&str; 4] = ["gpt-4o-mini", "gpt-4o", "claude-3-haiku", "llama-3-70b"];
+const POLICIES: [(&str, &str); 3] = [
+    ("CONTENT_ACCURACY", "v11"),
+    ("SAFETY_BASIC", "v3"),
+    ("PII_FILTER", "v5"),
+];
+
+fn tenant_id(i: u32) -> Uuid {
+    Uuid::from_u128(0xbe7c_0000_0000_0000_0000_0000_0000_0000 | (u128::from(i) + 1))
+}
+
+/// One synthetic event: `(type, timestamp, tenant, session, severity, latency, cost, metadata)`.
+struct Row {
+    kind: &'static str,
+    at: DateTime<Utc>,
+    tenant: Uuid,
+    session: Option<Uuid>,
+    entity: Option<Uuid>,
+    severity: Option<i32>,
+    latency: Option<i32>,
+    cost: Option<f64>,
+    meta: serde_json::Value,
+}
+
+fn row(rng: &mut ChaCha8Rng, o: &BenchOptions, end: DateTime<Utc>) -> Row {
+    let weights: Vec<f64> = MIX.iter().map(|m| m.1).collect();
+    let kind = MIX[ops_demo::pick_weighted(rng, &weights)].0;
+    // Busy tenants are busier: a square skews traffic towards low indexes.
+    let t = (rng.random::<f64>().powi(2) * f64::from(o.tenants)) as u32;
+    let at = end - Duration::milliseconds(rng.random_range(0..o.days * 86_400_000));
+    let model = MODELS[rng.random_range(0..MODELS.len())];
+    let mut r = Row {
+        kind,
+        at,
+        tenant: tenant_id(t),
+        session: Some(Uuid::from_u128(rng.random())),
+        entity: None,
+        severity: None,
+        latency: None,
+        cost: None,
+        meta: json!({}),
+    };
+    match kind {
+        "API_CALL_RECEIVED" => {
+            r.latency = Some(rng.random_range(20..2_000));
+            r.meta =
+                json!({"endpoint": "/v1/chat/completions", "method": "POST", "status_code": 200});
+        }
+        "LLM_CALL_MADE" => {
+            let (i, out) = (rng.random_range(100..3_000), rng.random_range(20..800));
+            r.latency = Some(rng.random_range(200..5_000));
+            r.cost = Some(f64::from(i * 15 + out * 60) / 100_000_000.0 + 0.000001);
+            r.meta = json!({"model": model, "tokens_in": i, "tokens_out": out});
+        }
+        "POLICY_EVALUATED" | "POLICY_BLOCKED" => {
+            let p = POLICIES[rng.random_range(0..3)].0;
+            r.meta = json!({"policy_id": p, "result": "pass", "reason": "pii_detected"});
+        }
+        "INCIDENT_CREATED" => {
+            let (p, v) = POLICIES[rng.random_range(0..3)];
+            r.entity = Some(Uuid::from_u128(rng.random()));
+            r.severity = Some(rng.random_range(1..=5));
+            r.meta = json!({"model": model, "policy_id": p, "policy_version": v,
+                "input": {"user": "Is my contract auto-renewed?", "context": {"contract_status": "active"}},
+                "output": "Yes.", "policies_fired": [p]});
+        }
+        "INCIDENT_VIEWED" | "REPLAY_EXECUTED" | "EXPORT_GENERATED" | "CERT_VERIFIED" => {
+            r.entity = Some(Uuid::from_u128(rng.random()));
+            r.meta = json!({"source": "customer", "format": "pdf", "time_on_page": 30});
+        }
+        "LLM_CALL_FAILED" => {
+            let error_type = ["timeout", "5xx", "rate_limit"][rng.random_range(0..3)];
+            r.meta = json!({"model": model, "error_type": error_type, "retry_count": 1});
+        }
+        _ => r.meta = json!({"source": "guard"}),
+    }
+    r
+}
+
+/// The tenants' subscriptions and an hourly Redis sample: what the pages' joins need.
+fn fixed_rows(o: &BenchOptions, end: DateTime<Utc>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for t in 0..o.tenants {
+        rows.push(Row {
+            kind: "SUBSCRIPTION_STARTED",
+            at: end - Duration::days(o.days + 30) + Duration::minutes(i64::from(t)),
+            tenant: tenant_id(t),
+            session: None,
+            entity: None,
+            severity: None,
+            latency: None,
+            cost: None,
+            meta: json!({"plan": "Pro", "source": "Organic", "price_usd_month": 99, "tenant_name": format!("tenant-{t:04}")}),
+        });
+    }
+    for h in 0..o.days * 24 {
+        rows.push(Row {
+            kind: "INFRA_LIMIT_HIT",
+            at: end - Duration::hours(h),
+            tenant: Uuid::nil(),
+            session: None,
+            entity: None,
+            severity: None,
+            latency: None,
+            cost: None,
+            meta: json!({"resource": "redis", "current": 300.0 + (o.days * 24 - h) as f64 * 0.2, "limit": 1024.0, "unit": "MB"}),
+        });
+    }
+    rows
+}
+
+fn copy_line(out: &mut String, r: &Row, id: Uuid) {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "\\N".into());
+    let _ = writeln!(
+        out,
+        "{id}\t{}\t{}\t\\N\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        r.at.to_rfc3339(),
+        r.tenant,
+        opt(r.session.map(|s| s.to_string())),
+        r.kind,
+        opt(r.entity.map(|_| "incident".to_owned())),
+        opt(r.entity.map(|e| e.to_string())),
+        opt(r.severity.map(|s| s.to_string())),
+        opt(r.latency.map(|l| l.to_string())),
+        opt(r.cost.map(|c| format!("{c:.6}"))),
+        r.meta.to_string().replace('\\', "\\\\"),
+    );
+}
+
+/// Generates `o.events` events with `COPY` (the generator, not PostgreSQL, sets this pace).
+pub async fn generate(pool: &PgPool, o: &BenchOptions, end: DateTime<Utc>) -> Result<(), String> {
+    let bar = indicatif::ProgressBar::new(o.events);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} events ({per_sec}, {eta} left)",
+        )
+        .map_err(|e| e.to_string())?,
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let started = Instant::now();
+    let mut copy = pool
+        .copy_in_raw(COPY_SQL)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = String::with_capacity(8 << 20);
+    for r in fixed_rows(o, end) {
+        copy_line(&mut buf, &r, Uuid::from_u128(rng.random()));
+    }
+    let fixed = fixed_rows(o, end).len() as u64;
+    let mut done = fixed;
+    while done < o.events {
+        let r = row(&mut rng, o, end);
+        copy_line(&mut buf, &r, Uuid::from_u128(rng.random()));
+        done += 1;
+        if buf.len() > 4 << 20 {
+            copy.send(buf.as_bytes()).await.map_err(|e| e.to_string())?;
+            buf.clear();
+            bar.set_position(done);
+        }
+    }
+    copy.send(buf.as_bytes()).await.map_err(|e| e.to_string())?;
+    copy.finish().await.map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    sqlx::query("ANALYZE ops_events")
+        .execute(pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "generated {done} events in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// PostgreSQL's own pace: `n` events made in memory first, then one timed `COPY` into the same
+/// table with the same indexes. Events per second.
+async fn copy_rate(pool: &PgPool, o: &BenchOptions, n: u64) -> Result<f64, String> {
+    // Fresh ids on every run, so a run on `--reuse` data measures inserts, not conflicts.
+    let mut rng = ChaCha8Rng::seed_from_u64(rand::random());
+    let end = Utc::now();
+    let mut buf = String::new();
+    for _ in 0..n {
+        let r = row(&mut rng, o, end);
+        copy_line(&mut buf, &r, Uuid::from_u128(rng.random()));
+    }
+    let started = Instant::now();
+    let mut copy = pool
+        .copy_in_raw(COPY_SQL)
+        .await
+        .map_err(|e| e.to_string())?;
+    copy.send(buf.as_bytes()).await.map_err(|e| e.to_string())?;
+    copy.finish().await.map_err(|e| e.to_string())?;
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+const COPY_SQL: &str = "COPY ops_events (event_id, timestamp, tenant_id, user_id, session_id, \
+     event_type, entity_type, entity_id, severity, latency_ms, cost_usd, metadata) FROM STDIN";
+
+type Job<'a> =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>> + 'a>;
+
+/// Warm p50 and p95 of `runs` runs, in milliseconds (after one run that warms the caches).
+async fn measure(job: &Job<'_>, runs: usize) -> Result<(f64, f64), String> {
+    job().await.map_err(|e| e.to_string())?;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        job().await.map_err(|e| e.to_string())?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    Ok((at(0.5), at(0.95)))
+}
+
+/// The spec's queries for one page, run one after the other.
+fn spec<'a>(pool: &'a PgPool, sqls: &'static [&'static str]) -> Job<'a> {
+    Box::new(move || {
+        Box::pin(async move {
+            for &sql in sqls {
+                sqlx::query(sql).fetch_all(pool).await?;
+            }
+            Ok(())
+        })
+    })
+}
+
+/// The spec's SQL for each page, as printed (with the fixes NOTES.md requires to run at all).
+const SPEC_PULSE: &str = "WITH c AS (SELECT COUNT(DISTINCT tenant_id) AS active_tenants, \
+  COUNT(*) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS incidents, \
+  COUNT(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS replays, \
+  COUNT(*) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS exports, \
+  COUNT(*) FILTER (WHERE event_type = 'LLM_CALL_FAILED') AS llm_failures, \
+  COUNT(*) FILTER (WHERE event_type = 'LLM_CALL_MADE') AS llm_total \
+  FROM ops_events WHERE timestamp > now() - interval '24 hours'), \
+ p AS (SELECT COUNT(DISTINCT tenant_id) AS active_tenants, \
+  COUNT(*) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS incidents, \
+  COUNT(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS replays, \
+  COUNT(*) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS exports \
+  FROM ops_events WHERE timestamp BETWEEN now() - interval '48 hours' AND now() - interval '24 hours') \
+ SELECT c.*, p.* FROM c, p";
+const SPEC_INTENT: &str = "SELECT tenant_id, MIN(timestamp) AS signup_time, \
+  MIN(timestamp) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS first_incident, \
+  MIN(timestamp) FILTER (WHERE event_type = 'INCIDENT_VIEWED') AS first_view, \
+  MIN(timestamp) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS first_replay, \
+  MIN(timestamp) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS first_export \
+  FROM ops_events WHERE event_type IN ('SUBSCRIPTION_STARTED', 'INCIDENT_CREATED', \
+  'INCIDENT_VIEWED', 'REPLAY_EXECUTED', 'EXPORT_GENERATED') GROUP BY tenant_id";
+const SPEC_STICKINESS: &str = "SELECT tenant_id, \
+  COUNT(*) FILTER (WHERE event_type = 'INCIDENT_VIEWED' AND timestamp > now() - interval '3 days') AS rv, \
+  COUNT(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED' AND timestamp > now() - interval '3 days') AS rr, \
+  COUNT(*) FILTER (WHERE event_type = 'EXPORT_GENERATED' AND timestamp > now() - interval '3 days') AS re \
+  FROM ops_events WHERE timestamp > now() - interval '7 days' GROUP BY tenant_id";
+const SPEC_FUNNEL: &str = "WITH f AS (SELECT tenant_id, \
+  COUNT(*) FILTER (WHERE event_type = 'INCIDENT_CREATED') > 0 AS i, \
+  COUNT(*) FILTER (WHERE event_type = 'INCIDENT_VIEWED') > 0 AS v, \
+  COUNT(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED') > 0 AS r, \
+  COUNT(*) FILTER (WHERE event_type = 'EXPORT_GENERATED') > 0 AS e, \
+  COUNT(*) FILTER (WHERE event_type = 'CERT_VERIFIED') > 0 AS c \
+  FROM ops_events WHERE timestamp > now() - interval '30 days' GROUP BY tenant_id) \
+ SELECT COUNT(*) FILTER (WHERE i), COUNT(*) FILTER (WHERE v), COUNT(*) FILTER (WHERE r), \
+  COUNT(*) FILTER (WHERE e), COUNT(*) FILTER (WHERE c) FROM f";
+const SPEC_ECONOMICS: &str = "SELECT tenant_id, \
+  SUM(cost_usd) FILTER (WHERE event_type = 'LLM_CALL_MADE') AS llm_cost, \
+  COUNT(*) FILTER (WHERE event_type = 'API_CALL_RECEIVED') AS api_calls, \
+  COUNT(*) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS incidents, \
+  COUNT(*) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS exports, \
+  99.00 - SUM(cost_usd) FILTER (WHERE event_type = 'LLM_CALL_MADE') AS margin \
+  FROM ops_events WHERE timestamp > now() - interval '30 days' GROUP BY tenant_id ORDER BY margin ASC";
+const SPEC_INCIDENTS: &str = "SELECT metadata->>'model' AS model, COUNT(*) AS n, \
+  ROUND(COUNT(*)::numeric / SUM(COUNT(*)) OVER () * 100, 1) AS pct \
+  FROM ops_events WHERE event_type = 'INCIDENT_CREATED' AND timestamp > now() - interval '24 hours' \
+  GROUP BY metadata->>'model' ORDER BY n DESC";
+const SPEC_INFRA: &str = "SELECT DATE_TRUNC('hour', timestamp) AS hour, \
+  AVG((metadata->>'current')::numeric) AS used, MAX((metadata->>'limit')::numeric) AS lim \
+  FROM ops_events WHERE event_type = 'INFRA_LIMIT_HIT' AND metadata->>'resource' = 'redis' \
+  AND timestamp > now() - interval '7 days' GROUP BY 1 ORDER BY 1";
+
+/// Events per second through `POST /api/v1/ops/events` from `clients` clients in batches of
+/// `batch`, `total` events in all.
+async fn http_rate(
+    base: &str,
+    key: &str,
+    o: &BenchOptions,
+    batch: usize,
+    total: u64,
+) -> Result<f64, String> {
+    let per_client = total / o.clients as u64;
+    let run_seed: u64 = rand::random();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..o.clients {
+        let (base, key, o) = (base.to_owned(), key.to_owned(), o.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            // Each batch size and client sends events of its own: a repeated id would be a
+            // duplicate, which ingestion skips, and would flatter the rate.
+            let mut rng = ChaCha8Rng::seed_from_u64(run_seed ^ (batch as u64 * 1_000 + c as u64));
+            let end = Utc::now();
+            let mut sent = 0u64;
+            while sent < per_client {
+                let n = batch.min((per_client - sent) as usize);
+                let body: Vec<serde_json::Value> = (0..n)
+                    .map(|_| {
+                        let r = row(&mut rng, &o, end);
+                        json!({"event_id": Uuid::from_u128(rng.random()), "timestamp": r.at,
+                            "tenant_id": r.tenant, "session_id": r.session, "event_type": r.kind,
+                            "entity_type": r.entity.map(|_| "incident"), "entity_id": r.entity,
+                            "severity": r.severity, "latency_ms": r.latency,
+                            "cost_usd": r.cost.map(|c| format!("{c:.6}")), "metadata": r.meta})
+                    })
+                    .collect();
+                let response = client
+                    .post(format!("{base}/api/v1/ops/events"))
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !response.status().is_success() {
+                    return Err(format!("ingestion answered {}", response.status()));
+                }
+                sent += n as u64;
+            }
+            Ok::<u64, String>(sent)
+        }));
+    }
+    let mut sent = 0;
+    for t in tasks {
+        sent += t.await.map_err(|e| e.to_string())??;
+    }
+    Ok(sent as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Peak resident memory of this process, in MB (Linux `VmHWM`).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The whole benchmark; the Markdown it prints.
+pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
+    use super::{customers, incidents, infra, pulse, revenue, stickiness};
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM ops_events")
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    if o.reuse {
+        if stored == 0 {
+            return Err("--reuse needs events in the database".into());
+        }
+    } else {
+        if stored > 0 {
+            return Err(format!(
+                "the database already holds {stored} events: point DATABASE_URL at an empty one, or pass --reuse"
+            ));
+        }
+        eprintln!("generating {} events with COPY…", o.events);
+        generate(&pool, &o, Utc::now()).await?;
+    }
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM ops_events")
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = Utc::now();
+    let thresholds = crate::model::pulse::Thresholds::default();
+    let p = &pool;
+    let t = &thresholds;
+    let pages: Vec<(&str, Job<'_>, Job<'_>)> = vec![
+        (
+            "System Pulse",
+            Box::new(move || Box::pin(async move { pulse::pulse(p, now, t).await.map(|_| ()) })),
+            spec(p, &[SPEC_PULSE]),
+        ),
+        (
+            "Customer Intelligence",
+            Box::new(move || {
+                Box::pin(async move { customers::customers(p, now).await.map(|_| ()) })
+            }),
+            spec(p, &[SPEC_INTENT, SPEC_STICKINESS]),
+        ),
+        (
+            "Incident Intelligence",
+            Box::new(move || {
+                Box::pin(async move { incidents::patterns(p, now, 24, None).await.map(|_| ()) })
+            }),
+            spec(p, &[SPEC_INCIDENTS]),
+        ),
+        (
+            "Product Stickiness",
+            Box::new(move || {
+                Box::pin(async move { stickiness::stickiness(p, now, 30).await.map(|_| ()) })
+            }),
+            spec(p, &[SPEC_FUNNEL]),
+        ),
+        (
+            "Revenue & Risk",
+            Box::new(move || {
+                Box::pin(async move { revenue::revenue(p, now, 30).await.map(|_| ()) })
+            }),
+            spec(p, &[SPEC_ECONOMICS]),
+        ),
+        (
+            "Infra & Limits",
+            Box::new(move || Box::pin(async move { infra::infra(p, now).await.map(|_| ()) })),
+            spec(p, &[SPEC_INFRA]),
+        ),
+    ];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Events: {events} · tenants: {} · days: {} · warm runs per query: {}\n",
+        o.tenants, o.days, o.runs
+    );
+    let _ = writeln!(out, "| page | console p50 ms | console p95 ms | spec SQL p50 ms | spec SQL p95 ms | console / spec (p95) |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    for (name, ours, theirs) in pages.iter().filter(|_| !o.ingest_only) {
+        eprintln!("measuring {name}…");
+        let (o50, o95) = measure(ours, o.runs).await?;
+        let (s50, s95) = measure(theirs, o.runs).await?;
+        let _ = writeln!(
+            out,
+            "| {name} | {o50:.1} | {o95:.1} | {s50:.1} | {s95:.1} | {:.2} |",
+            o95 / s95
+        );
+    }
+    drop(pages);
+
+    // Ingestion through the real HTTP stack, in this process.
+    let key = "bench-ingest-key".to_owned();
+    let config = super::config::Config {
+        ingest_keys: [key.clone()].into(),
+        max_live_connections: 100,
+        ..Default::default()
+    };
+    let leptos = leptos::config::get_configuration(None).map_err(|e| e.to_string())?;
+    let app = super::http::router(pool.clone(), config, leptos.leptos_options);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
+    });
+    let _ = writeln!(
+        out,
+        "\n| ingestion | events/s | share of COPY |\n|---|---:|---:|"
+    );
+    eprintln!("COPY of {} events made in memory first…", o.ingest_events);
+    let copy = copy_rate(&pool, &o, o.ingest_events).await?;
+    let _ = writeln!(
+        out,
+        "| COPY of {} events (same table, same indexes) | {copy:.0} | 100% |",
+        o.ingest_events
+    );
+    for batch in [1_000, 10_000] {
+        eprintln!(
+            "ingesting {} events over HTTP in batches of {batch}…",
+            o.ingest_events
+        );
+        let rate = http_rate(&base, &key, &o, batch, o.ingest_events).await?;
+        let _ = writeln!(
+            out,
+            "| HTTP, batches of {batch}, {} clients | {rate:.0} | {:.0}% |",
+            o.clients,
+            rate / copy * 100.0
+        );
+    }
+    server.abort();
+    let _ = writeln!(
+        out,
+        "\nPeak resident memory of the process (server, generator and clients together): {:.0} MB",
+        peak_rss_mb().unwrap_or(f64::NAN)
+    );
+    Ok(out)
+}
