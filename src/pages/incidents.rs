@@ -14,7 +14,7 @@ use crate::model::incidents::{
 };
 use crate::pages::infra::{as_of_param, tenant_param};
 use crate::pages::pulse::TimedHeader;
-use crate::pages::settings::{FormOutcome, Outcome};
+use crate::pages::settings::{latest_outcome, FormOutcome, Outcome};
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_patterns(
@@ -161,14 +161,7 @@ pub fn IncidentsPage() -> impl IntoView {
         |_| load_policy_state(),
     );
     // The policy card answers with whichever action was used last.
-    let note = RwSignal::new(None);
-    for value in [rollback.value(), undo.value()] {
-        Effect::new(move |_| {
-            if let Some(outcome) = value.get() {
-                note.set(Some(outcome));
-            }
-        });
-    }
+    let note = latest_outcome(vec![rollback.value(), undo.value()]);
     let confirming = RwSignal::new(None::<Regression>);
     // A rollback that went through closes its dialog.
     Effect::new(move |_| {
@@ -531,19 +524,9 @@ fn RollbackDialog(
         }
     };
     let close = move || confirming.set(None);
-    // Keyboard users land in the dialog, where Escape closes it.
-    let reason_field = NodeRef::<leptos::html::Textarea>::new();
-    Effect::new(move |_| {
-        if let Some(field) = reason_field.get() {
-            let _ = field.focus();
-        }
-    });
     view! {
-        <div class="dialog-backdrop">
-            <div class="dialog card" role="dialog" aria-modal="true" aria-labelledby="rollback-title"
-                data-testid="rollback-dialog"
-                on:keydown=move |ev| if ev.key() == "Escape" { close() }>
-                <h2 id="rollback-title">{format!("Roll {policy_id} back to {previous}?")}</h2>
+        <ConfirmDialog title=format!("Roll {policy_id} back to {previous}?") testid="rollback-dialog"
+            on_close=move |()| close()>
                 <ActionForm action=rollback attr:class="settings-form">
                     <input type="hidden" name="policy_id" value=policy_id.clone() />
                     <input type="hidden" name="to_version" value=previous.clone() />
@@ -569,11 +552,7 @@ fn RollbackDialog(
                         "Other tenants keep the version they run. The change is logged with your "
                         "name and reason, and can be undone."
                     </p>
-                    <div class="field">
-                        <label for="rollback-reason">"Why"</label>
-                        <textarea id="rollback-reason" name="reason" required rows="2" node_ref=reason_field
-                            placeholder="e.g. severity up 1.5 since v12"></textarea>
-                    </div>
+                    <ReasonField id="rollback-reason" placeholder="e.g. severity up 1.5 since v12" />
                     <Outcome action_value=rollback.value() testid="rollback-outcome" />
                     <div class="actions">
                         <button type="button" class="button" on:click=move |_| close()>"Cancel"</button>
@@ -583,7 +562,45 @@ fn RollbackDialog(
                         </button>
                     </div>
                 </ActionForm>
+        </ConfirmDialog>
+    }
+}
+
+/// A modal confirmation: Escape or its Cancel button (in `children`) closes it.
+#[component]
+pub fn ConfirmDialog(
+    title: String,
+    testid: &'static str,
+    #[prop(into)] on_close: Callback<()>,
+    children: Children,
+) -> impl IntoView {
+    let (title_id, labelled_by) = (format!("{testid}-title"), format!("{testid}-title"));
+    view! {
+        <div class="dialog-backdrop">
+            <div class="dialog card" role="dialog" aria-modal="true" aria-labelledby=labelled_by
+                data-testid=testid
+                on:keydown=move |ev| if ev.key() == "Escape" { on_close.run(()) }>
+                <h2 id=title_id>{title}</h2>
+                {children()}
             </div>
+        </div>
+    }
+}
+
+/// The required "Why" of a change. It takes the focus when its dialog opens, so keyboard users
+/// land in the dialog, where Escape closes it.
+#[component]
+pub fn ReasonField(id: &'static str, #[prop(optional)] placeholder: &'static str) -> impl IntoView {
+    let field = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(f) = field.get() {
+            let _ = f.focus();
+        }
+    });
+    view! {
+        <div class="field">
+            <label for=id>"Why"</label>
+            <textarea id=id name="reason" required rows="2" node_ref=field placeholder=placeholder></textarea>
         </div>
     }
 }

@@ -8,8 +8,10 @@ use uuid::Uuid;
 use crate::components::async_view::async_view;
 use crate::model::incidents::{Incident, PolicyState};
 use crate::model::replay::{Comparison, ReplayOptions, ShadowReport, Side, Verdict};
-use crate::pages::incidents::{load_policy_state, PolicyVersions, UndoPolicyChange};
-use crate::pages::settings::{FormOutcome, Outcome};
+use crate::pages::incidents::{
+    load_policy_state, ConfirmDialog, PolicyVersions, ReasonField, UndoPolicyChange,
+};
+use crate::pages::settings::{latest_outcome, FormOutcome, Outcome};
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_replay_options(
@@ -395,14 +397,7 @@ fn PromoteCard(policy_id: String, version: RwSignal<String>) -> impl IntoView {
         move || (promote.version().get(), undo.version().get()),
         |_| load_policy_state(),
     );
-    let note = RwSignal::new(None);
-    for value in [promote.value(), undo.value()] {
-        Effect::new(move |_| {
-            if let Some(outcome) = value.get() {
-                note.set(Some(outcome));
-            }
-        });
-    }
+    let note = latest_outcome(vec![promote.value(), undo.value()]);
     let asking = RwSignal::new(false);
     Effect::new(move |_| {
         if let Some(Ok(FormOutcome { ok: true, .. })) = promote.value().get() {
@@ -422,27 +417,20 @@ fn PromoteCard(policy_id: String, version: RwSignal<String>) -> impl IntoView {
             {move || asking.get().then(|| {
                 let p = p.clone();
                 view! {
-                    <div class="dialog-backdrop">
-                        <div class="dialog card" role="dialog" aria-modal="true" aria-labelledby="promote-title"
-                            data-testid="promote-dialog"
-                            on:keydown=move |ev| if ev.key() == "Escape" { asking.set(false) }>
-                            <h2 id="promote-title">{format!("Promote {} {} to all tenants?", p, version.get_untracked())}</h2>
-                            <p>{format!("Every tenant will run {} {}; tenants pinned to another version lose their pin.", p, version.get_untracked())}</p>
-                            <ActionForm action=promote attr:class="settings-form">
-                                <input type="hidden" name="policy_id" value=p.clone() />
-                                <input type="hidden" name="version" value=version.get_untracked() />
-                                <div class="field">
-                                    <label for="promote-reason">"Why"</label>
-                                    <textarea id="promote-reason" name="reason" required rows="2"></textarea>
-                                </div>
-                                <Outcome action_value=promote.value() testid="promote-outcome" />
-                                <div class="actions">
-                                    <button type="button" class="button" on:click=move |_| asking.set(false)>"Cancel"</button>
-                                    <button type="submit" class="button danger" data-testid="confirm-promote">"Promote"</button>
-                                </div>
-                            </ActionForm>
-                        </div>
-                    </div>
+                    <ConfirmDialog title=format!("Promote {} {} to all tenants?", p, version.get_untracked())
+                        testid="promote-dialog" on_close=move |()| asking.set(false)>
+                        <p>{format!("Every tenant will run {} {}; tenants pinned to another version lose their pin.", p, version.get_untracked())}</p>
+                        <ActionForm action=promote attr:class="settings-form">
+                            <input type="hidden" name="policy_id" value=p.clone() />
+                            <input type="hidden" name="version" value=version.get_untracked() />
+                            <ReasonField id="promote-reason" />
+                            <Outcome action_value=promote.value() testid="promote-outcome" />
+                            <div class="actions">
+                                <button type="button" class="button" on:click=move |_| asking.set(false)>"Cancel"</button>
+                                <button type="submit" class="button danger" data-testid="confirm-promote">"Promote"</button>
+                            </div>
+                        </ActionForm>
+                    </ConfirmDialog>
                 }
             })}
             <Outcome action_value=note testid="promote-note" />

@@ -151,14 +151,7 @@ pub fn SettingsPage() -> impl IntoView {
     let remove = ServerAction::<RemoveWebhook>::new();
     let test = ServerAction::<TestWebhook>::new();
     // The webhooks card answers with whichever of its forms was used last.
-    let webhook_note = RwSignal::new(None);
-    for value in [add.value(), remove.value(), test.value()] {
-        Effect::new(move |_| {
-            if let Some(outcome) = value.get() {
-                webhook_note.set(Some(outcome));
-            }
-        });
-    }
+    let webhook_note = latest_outcome(vec![add.value(), remove.value(), test.value()]);
     let settings = Resource::new(
         move || {
             (
@@ -286,6 +279,22 @@ fn WebhookList(
         </ul>
     }
     .into_any()
+}
+
+/// The last answer of whichever of `answers` (actions' values) came last: one note for a card
+/// with several forms.
+pub fn latest_outcome(
+    answers: Vec<MappedSignal<Option<Result<FormOutcome, ServerFnError>>>>,
+) -> RwSignal<Option<Result<FormOutcome, ServerFnError>>> {
+    let note = RwSignal::new(None);
+    for value in answers {
+        Effect::new(move |_| {
+            if let Some(outcome) = value.get() {
+                note.set(Some(outcome));
+            }
+        });
+    }
+    note
 }
 
 /// What the last submission of a form did, announced to screen readers.

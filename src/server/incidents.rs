@@ -787,25 +787,21 @@ pub async fn change_version(pool: &PgPool, c: Change<'_>) -> Result<i64, ChangeE
     if c.tenants.is_some_and(<[Uuid]>::is_empty) {
         return Err(ChangeError::NoTenants);
     }
-    let state = policy_state(pool).await?;
-    let Some(policy) = state.policies.iter().find(|p| p.policy_id == c.policy_id) else {
-        return Err(ChangeError::UnknownPolicy(c.policy_id.to_owned()));
-    };
-    if !policy.versions.iter().any(|v| v == c.to_version) {
-        return Err(ChangeError::UnknownVersion {
-            policy: c.policy_id.to_owned(),
-            version: c.to_version.to_owned(),
-        });
-    }
     let mut tx = pool.begin().await?;
     lock_policy(&mut tx, c.policy_id).await?;
-    // Read again under the lock: another change may have landed since.
+    // Read under the lock, so no other change lands between the check and the write.
     let state = policy_state(pool).await?;
     let policy = state
         .policies
         .iter()
         .find(|p| p.policy_id == c.policy_id)
         .ok_or_else(|| ChangeError::UnknownPolicy(c.policy_id.to_owned()))?;
+    if !policy.versions.iter().any(|v| v == c.to_version) {
+        return Err(ChangeError::UnknownVersion {
+            policy: c.policy_id.to_owned(),
+            version: c.to_version.to_owned(),
+        });
+    }
     let mut from: Vec<String> = match c.tenants {
         Some(ts) => ts
             .iter()

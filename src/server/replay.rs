@@ -581,12 +581,13 @@ pub async fn shadow(
         ..Default::default()
     };
     let (mut before, mut after) = (0i64, 0i64);
+    let models = providers.models();
     for id in ids {
         let Some((inc, call)) = incident(pool, id).await? else {
             continue;
         };
         // Incidents of a model no provider serves cannot be re-run.
-        if !providers.models().contains(&inc.model) {
+        if !models.contains(&inc.model) {
             continue;
         }
         let c = compare_incident(pool, providers, inc, call, None, Some(candidate), 1).await?;
