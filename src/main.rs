@@ -42,6 +42,11 @@ mod cli {
             #[arg(long, default_value_t = ops_demo::DEFAULT_SEED)]
             seed: u64,
         },
+        /// The derived tables (rollups) and their lineage.
+        Rollups {
+            #[command(subcommand)]
+            action: RollupAction,
+        },
         /// Fill an empty database with a synthetic stream and measure every page's analytics
         /// against the spec's SQL, HTTP ingestion against COPY, and peak memory (BENCHMARKS.md).
         Bench {
@@ -68,6 +73,17 @@ mod cli {
             #[arg(long)]
             ingest_only: bool,
         },
+    }
+
+    #[derive(Subcommand)]
+    enum RollupAction {
+        /// Show what each derived table is computed from and when it was last rebuilt.
+        Show,
+        /// Recompute every rollup from ops_events alone (writers wait meanwhile).
+        Rebuild,
+        /// Compare every rollup with a fresh computation from ops_events; exits 1 on any
+        /// difference.
+        Check,
     }
 
     fn init_logging() {
@@ -135,6 +151,42 @@ mod cli {
                         "demo world (seed {seed}) {}: {events} events, {tenants} tenants, ending {ends_at}",
                         if replaced { "replaced" } else { "loaded" }
                     ),
+                }
+                Ok(())
+            }
+            Command::Rollups { action } => {
+                use ops_console::server::rollup;
+                let failed = |e: sqlx::Error| e.to_string();
+                if let RollupAction::Rebuild = action {
+                    let started = std::time::Instant::now();
+                    rollup::rebuild(&pool).await.map_err(failed)?;
+                    println!("rebuilt in {:.1} s", started.elapsed().as_secs_f64());
+                }
+                if let RollupAction::Check = action {
+                    let problems = rollup::check(&pool).await.map_err(failed)?;
+                    for (table, bucket, tenant, problem) in &problems {
+                        println!("{table} {bucket} {tenant}: {problem}");
+                    }
+                    if !problems.is_empty() {
+                        return Err(format!(
+                            "{} rollup rows differ from ops_events",
+                            problems.len()
+                        ));
+                    }
+                    println!("every rollup equals a fresh computation from ops_events");
+                }
+                for l in rollup::lineage(&pool).await.map_err(failed)? {
+                    println!(
+                        "{}: {} per {}; kept current by {}; rebuilt {} from {} events (through {})",
+                        l.name,
+                        l.computed_from,
+                        l.grain,
+                        l.maintained_by,
+                        l.rebuilt_at.to_rfc3339(),
+                        l.rebuilt_from_events,
+                        l.rebuilt_through
+                            .map_or("no events".into(), |t| t.to_rfc3339()),
+                    );
                 }
                 Ok(())
             }

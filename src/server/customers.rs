@@ -1,92 +1,93 @@
-//! Customer Intelligence from the stream: one grouped scan gathers each tenant's
-//! [`TenantFacts`] up to `as_of`; the rules in `model::customers` turn them into rows.
+//! Customer Intelligence from the rollups: each tenant's [`TenantFacts`] up to `as_of`; the
+//! rules in `model::customers` turn them into rows.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
-use sqlx::{PgPool, Row};
+use serde_json::Value;
+use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::rollup::{self, Activity, Needs, Window};
 use crate::model::customers::{
     customer, hours_to, sort_for_attention, trends, ActionCounts, ActivityDay, CustomerProfile,
     Customers, TenantFacts,
 };
 
-/// Counts of one action type in the stickiness windows before `$1` (now) and `$1 - 7 days`
-/// (a week earlier): recent is the last 3 days, older the 4 days before.
-macro_rules! stickiness_counts {
-    ($ty:literal, $name:literal) => {
-        concat!(
-            "count(*) FILTER (WHERE event_type = '", $ty, "' AND timestamp > $1 - interval '3 days') AS recent_", $name, "_now, ",
-            "count(*) FILTER (WHERE event_type = '", $ty, "' AND timestamp > $1 - interval '7 days' AND timestamp <= $1 - interval '3 days') AS older_", $name, "_now, ",
-            "count(*) FILTER (WHERE event_type = '", $ty, "' AND timestamp > $1 - interval '10 days' AND timestamp <= $1 - interval '7 days') AS recent_", $name, "_week, ",
-            "count(*) FILTER (WHERE event_type = '", $ty, "' AND timestamp > $1 - interval '14 days' AND timestamp <= $1 - interval '10 days') AS older_", $name, "_week, "
-        )
-    };
-}
-
-const FACTS_SQL: &str = concat!(
-    "SELECT tenant_id, ",
-    subscription_columns!(),
-    "                   (array_agg(metadata->>'reason' ORDER BY timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_CANCELLED'))[1] AS cancel_reason, \
-            min(timestamp) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS first_incident, \
-            min(timestamp) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS first_replay, \
-            min(timestamp) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS first_export, \
-            max(timestamp) FILTER (WHERE event_type = 'API_CALL_RECEIVED') AS last_api_call, \
-            max(timestamp) FILTER (WHERE event_type IN ('INCIDENT_VIEWED', 'REPLAY_EXECUTED', 'EXPORT_GENERATED')) AS last_investigation, \
-            max(timestamp) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS last_export, ",
-    stickiness_counts!("INCIDENT_VIEWED", "views"),
-    stickiness_counts!("REPLAY_EXECUTED", "replays"),
-    stickiness_counts!("EXPORT_GENERATED", "exports"),
-    "       true AS present \
-     FROM ops_events \
-     WHERE timestamp <= $1 AND ",
-    customer_event!(),
-    " AND ($2::uuid IS NULL OR tenant_id = $2) \
-     GROUP BY tenant_id"
-);
-
-/// A tenant's subscription, from the columns of `subscription_columns!`.
-pub(crate) struct Subscription {
-    pub first_event: DateTime<Utc>,
-    pub subscribed_at: Option<DateTime<Utc>>,
-    pub cancelled_at: Option<DateTime<Utc>>,
+/// What a tenant's first `SUBSCRIPTION_STARTED` says about it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Terms {
     pub name: Option<String>,
     pub plan: Option<String>,
     pub source: Option<String>,
     pub price_usd_month: Option<Decimal>,
 }
 
-impl Subscription {
-    pub(crate) fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
-        let metadata: Option<serde_json::Value> = row.try_get("subscription")?;
-        let field = |key: &str| metadata.as_ref().and_then(|m| m.get(key));
+impl Terms {
+    pub fn from_metadata(metadata: Option<&Value>) -> Self {
+        let field = |key: &str| metadata.and_then(|m| m.get(key));
         let text = |key: &str| field(key).and_then(|v| v.as_str()).map(str::to_owned);
-        Ok(Subscription {
-            first_event: row.try_get("first_event")?,
-            subscribed_at: row.try_get("subscribed_at")?,
-            cancelled_at: row.try_get("cancelled_at")?,
+        Terms {
             name: text("tenant_name"),
             plan: text("plan"),
             source: text("source"),
             price_usd_month: field("price_usd_month").and_then(|v| match v {
-                serde_json::Value::String(s) => s.parse::<Decimal>().ok(),
-                serde_json::Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
+                Value::String(s) => s.parse::<Decimal>().ok(),
+                Value::Number(n) => n.to_string().parse::<Decimal>().ok(),
                 _ => None,
             }),
-        })
+        }
     }
 }
 
-fn counts(row: &sqlx::postgres::PgRow, when: &str) -> Result<ActionCounts, sqlx::Error> {
-    let get = |name: &str| row.try_get::<i64, _>(format!("{name}_{when}").as_str());
-    Ok(ActionCounts {
-        recent_views: get("recent_views")?,
-        older_views: get("older_views")?,
-        recent_replays: get("recent_replays")?,
-        older_replays: get("older_replays")?,
-        recent_exports: get("recent_exports")?,
-        older_exports: get("older_exports")?,
-    })
+/// A tenant's whole history up to a moment: its activity, the terms of its first subscription
+/// and the reason given for its first cancellation.
+#[derive(Debug, Clone)]
+pub struct Lifetime {
+    pub activity: Activity,
+    pub terms: Terms,
+    pub cancel_reason: Option<String>,
+}
+
+/// Every tenant with a customer event up to `as_of` (or only `tenant`), by `needs` as in
+/// [`rollup::activity`].
+pub async fn lifetimes(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    tenant: Option<Uuid>,
+    needs: Needs<'_>,
+) -> Result<HashMap<Uuid, Lifetime>, sqlx::Error> {
+    let all = rollup::activity(pool, &[Window::until(as_of)], tenant, needs)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let mut keys = Vec::new();
+    for (t, a) in &all {
+        if let Some(at) = a.first_subscription {
+            keys.push((*t, "SUBSCRIPTION_STARTED", at));
+        }
+        if let Some(at) = a.first_cancellation {
+            keys.push((*t, "SUBSCRIPTION_CANCELLED", at));
+        }
+    }
+    let firsts = rollup::first_events(pool, &keys).await?;
+    let first = |t: Uuid, ty: &str| firsts.get(&(t, ty.to_owned()));
+    Ok(all
+        .into_iter()
+        .map(|(t, activity)| {
+            let terms = Terms::from_metadata(first(t, "SUBSCRIPTION_STARTED").map(|f| &f.metadata));
+            let cancel_reason = first(t, "SUBSCRIPTION_CANCELLED").and_then(|f| f.reason.clone());
+            (
+                t,
+                Lifetime {
+                    activity,
+                    terms,
+                    cancel_reason,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Every tenant's facts up to `as_of` (or only `tenant`'s).
@@ -95,35 +96,55 @@ pub async fn facts(
     as_of: DateTime<Utc>,
     tenant: Option<Uuid>,
 ) -> Result<Vec<TenantFacts>, sqlx::Error> {
-    let rows = sqlx::query(FACTS_SQL)
-        .bind(as_of)
-        .bind(tenant)
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            let s = Subscription::from_row(row)?;
-            Ok(TenantFacts {
-                tenant_id: row.try_get("tenant_id")?,
-                name: s.name,
-                plan: s.plan,
-                source: s.source,
-                price_usd_month: s.price_usd_month,
-                subscribed_at: s.subscribed_at,
-                first_event: s.first_event,
-                cancelled_at: s.cancelled_at,
-                cancel_reason: row.try_get("cancel_reason")?,
-                first_incident: row.try_get("first_incident")?,
-                first_replay: row.try_get("first_replay")?,
-                first_export: row.try_get("first_export")?,
-                last_api_call: row.try_get("last_api_call")?,
-                last_investigation: row.try_get("last_investigation")?,
-                last_export: row.try_get("last_export")?,
-                now: counts(row, "now")?,
-                week_ago: counts(row, "week")?,
+    let as_of = rollup::micros(as_of);
+    let lives = lifetimes(pool, as_of, tenant, Needs::All).await?;
+    // The stickiness windows: the last 3 days and the 4 before them, now and a week earlier.
+    let ago = |d| as_of - Duration::days(d);
+    let windows = [(3, 0), (7, 3), (10, 7), (14, 10)].map(|(lo, hi)| Window {
+        lo: Some(ago(lo)),
+        hi: ago(hi),
+    });
+    let actions = ["INCIDENT_VIEWED", "REPLAY_EXECUTED", "EXPORT_GENERATED"];
+    let counts = rollup::activity(pool, &windows, tenant, Needs::Types(&actions)).await?;
+    let action_counts = |t: &Uuid, recent: usize, older: usize| {
+        let (r, o) = (counts[recent].get(t), counts[older].get(t));
+        let n = |a: Option<&Activity>, f: fn(&Activity) -> i64| a.map_or(0, f);
+        ActionCounts {
+            recent_views: n(r, |a| a.views),
+            older_views: n(o, |a| a.views),
+            recent_replays: n(r, |a| a.replays),
+            older_replays: n(o, |a| a.replays),
+            recent_exports: n(r, |a| a.exports),
+            older_exports: n(o, |a| a.exports),
+        }
+    };
+    let mut facts: Vec<TenantFacts> = lives
+        .into_iter()
+        .filter_map(|(t, l)| {
+            let a = &l.activity;
+            Some(TenantFacts {
+                tenant_id: t,
+                name: l.terms.name,
+                plan: l.terms.plan,
+                source: l.terms.source,
+                price_usd_month: l.terms.price_usd_month,
+                subscribed_at: a.first_subscription,
+                first_event: a.first_event?,
+                cancelled_at: a.first_cancellation,
+                cancel_reason: l.cancel_reason,
+                first_incident: a.first_incident,
+                first_replay: a.first_replay,
+                first_export: a.first_export,
+                last_api_call: a.last_api_call,
+                last_investigation: a.last_investigation,
+                last_export: a.last_export,
+                now: action_counts(&t, 0, 1),
+                week_ago: action_counts(&t, 2, 3),
             })
         })
-        .collect()
+        .collect();
+    facts.sort_by_key(|f| f.tenant_id);
+    Ok(facts)
 }
 
 /// The customer list as of `as_of`, intervention moments first.
@@ -144,45 +165,34 @@ pub async fn timeline(
     as_of: DateTime<Utc>,
 ) -> Result<Vec<ActivityDay>, sqlx::Error> {
     const DAYS: i64 = 30;
-    let sql = concat!(
-        "SELECT floor(extract(epoch FROM ($1 - timestamp)) / 86400)::int AS day, \
-                count(*) FILTER (WHERE event_type = 'API_CALL_RECEIVED') AS api_calls, \
-                count(*) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS incidents, \
-                count(*) FILTER (WHERE event_type IN ('INCIDENT_VIEWED', 'REPLAY_EXECUTED', 'EXPORT_GENERATED')) AS investigations, \
-                count(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS replays, \
-                count(*) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS exports \
-         FROM ops_events \
-         WHERE tenant_id = $2 AND timestamp > $1 - interval '30 days' AND timestamp <= $1 AND ",
-        customer_event!(),
-        " GROUP BY 1"
-    );
-    let rows = sqlx::query(sql)
-        .bind(as_of)
-        .bind(tenant)
-        .fetch_all(pool)
-        .await?;
+    let as_of = rollup::micros(as_of);
     // Oldest first: index 0 is the window ending 29 days before `as_of`.
-    let mut days: Vec<ActivityDay> = (0..DAYS)
-        .map(|i| ActivityDay {
-            until: as_of - Duration::days(DAYS - 1 - i),
-            ..ActivityDay::default()
-        })
+    let windows: Vec<Window> = (0..DAYS)
+        .map(|i| Window::days_before(as_of - Duration::days(DAYS - 1 - i), 1))
         .collect();
-    for row in rows {
-        let back: i32 = row.try_get("day")?;
-        let Some(slot) = usize::try_from(DAYS - 1 - i64::from(back))
-            .ok()
-            .and_then(|i| days.get_mut(i))
-        else {
-            continue;
-        };
-        slot.api_calls = row.try_get("api_calls")?;
-        slot.incidents = row.try_get("incidents")?;
-        slot.investigations = row.try_get("investigations")?;
-        slot.replays = row.try_get("replays")?;
-        slot.exports = row.try_get("exports")?;
-    }
-    Ok(days)
+    let types = [
+        "API_CALL_RECEIVED",
+        "INCIDENT_CREATED",
+        "INCIDENT_VIEWED",
+        "REPLAY_EXECUTED",
+        "EXPORT_GENERATED",
+    ];
+    let found = rollup::activity(pool, &windows, Some(tenant), Needs::Types(&types)).await?;
+    Ok(windows
+        .iter()
+        .zip(found)
+        .map(|(w, mut by_tenant)| {
+            let a = by_tenant.remove(&tenant).unwrap_or_default();
+            ActivityDay {
+                until: w.hi,
+                api_calls: a.api_calls,
+                incidents: a.incidents,
+                investigations: a.views + a.replays + a.exports,
+                replays: a.replays,
+                exports: a.exports,
+            }
+        })
+        .collect())
 }
 
 /// A tenant's profile as of `as_of`; `None` for a tenant the stream has not seen by then.

@@ -15,6 +15,9 @@ pub fn pool(database_url: &str) -> Result<PgPool, sqlx::Error> {
 }
 
 pub fn pool_with(options: PgConnectOptions) -> PgPool {
+    // The page queries are short and planned with rough row counts (arrays of window pieces);
+    // PostgreSQL's JIT would compile them for tens of milliseconds to save a few.
+    let options = options.options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(16)
         .min_connections(0)

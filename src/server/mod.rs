@@ -10,13 +10,13 @@ macro_rules! customer_event {
 }
 
 /// A tenant's subscription as every per-tenant query reads it: its first event, its first
-/// `SUBSCRIPTION_STARTED` (time and metadata) and its first cancellation. Read back by
-/// `customers::Subscription::from_row`.
+/// `SUBSCRIPTION_STARTED` (time and metadata) and its first cancellation, the lowest `event_id`
+/// first among equal times. The plain definitions (`plain.rs`) read it.
 macro_rules! subscription_columns {
     () => {
         "min(timestamp) AS first_event, \
          min(timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED') AS subscribed_at, \
-         (array_agg(metadata ORDER BY timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED'))[1] AS subscription, \
+         (array_agg(metadata ORDER BY timestamp, event_id) FILTER (WHERE event_type = 'SUBSCRIPTION_STARTED'))[1] AS subscription, \
          min(timestamp) FILTER (WHERE event_type = 'SUBSCRIPTION_CANCELLED') AS cancelled_at, "
     };
 }
@@ -37,9 +37,11 @@ pub mod incidents;
 pub mod infra;
 pub mod ingest;
 pub mod live;
+pub mod plain;
 pub mod pulse;
 pub mod replay;
 pub mod revenue;
+pub mod rollup;
 pub mod session;
 pub mod state;
 pub mod stickiness;

@@ -1,8 +1,10 @@
 //! System Pulse from the stream: eight 24-hour windows ending at `as_of`, the latest infra
 //! samples, and the state the spec derives from them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Row};
+
+use super::rollup::{self, Needs, Window};
 
 use crate::model::pulse::{
     derive_state, DayCounts, MetricDelta, Pulse, PulseMetrics, Saturation, Thresholds,
@@ -14,39 +16,25 @@ pub async fn day_counts(
     as_of: DateTime<Utc>,
     days: i32,
 ) -> Result<Vec<DayCounts>, sqlx::Error> {
-    let sql = concat!(
-        "SELECT floor(extract(epoch FROM ($1 - timestamp)) / 86400)::int AS day, \
-                count(DISTINCT tenant_id) AS active_tenants, \
-                count(*) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS incidents, \
-                count(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS replays, \
-                count(*) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS exports, \
-                count(*) FILTER (WHERE event_type = 'LLM_CALL_FAILED') AS llm_failures, \
-                count(*) FILTER (WHERE event_type = 'LLM_CALL_MADE') AS llm_calls \
-         FROM ops_events \
-         WHERE timestamp > $1 - make_interval(days => $2) AND timestamp <= $1 AND ",
-        customer_event!(),
-        " GROUP BY 1"
-    );
-    let rows = sqlx::query(sql)
-        .bind(as_of)
-        .bind(days)
-        .fetch_all(pool)
-        .await?;
-    let mut counts = vec![DayCounts::default(); days as usize];
-    for row in rows {
-        let day: i32 = row.try_get("day")?;
-        if let Some(slot) = counts.get_mut(day as usize) {
-            *slot = DayCounts {
-                active_tenants: row.try_get("active_tenants")?,
-                incidents: row.try_get("incidents")?,
-                replays: row.try_get("replays")?,
-                exports: row.try_get("exports")?,
-                llm_failures: row.try_get("llm_failures")?,
-                llm_calls: row.try_get("llm_calls")?,
-            };
-        }
-    }
-    Ok(counts)
+    let as_of = rollup::micros(as_of);
+    let windows: Vec<Window> = (0..i64::from(days))
+        .map(|d| Window::days_before(as_of - Duration::days(d), 1))
+        .collect();
+    let found = rollup::activity(pool, &windows, None, Needs::All).await?;
+    Ok(found
+        .iter()
+        .map(|by_tenant| {
+            let sum = |f: fn(&rollup::Activity) -> i64| by_tenant.values().map(f).sum();
+            DayCounts {
+                active_tenants: by_tenant.len() as i64,
+                incidents: sum(|a| a.incidents),
+                replays: sum(|a| a.replays),
+                exports: sum(|a| a.exports),
+                llm_failures: sum(|a| a.llm_failures),
+                llm_calls: sum(|a| a.llm_calls),
+            }
+        })
+        .collect())
 }
 
 /// Per 24-hour window (as in [`day_counts`]), the most saturated resource by its latest sample

@@ -1,32 +1,60 @@
-//! Revenue & Risk from the stream: each tenant's subscription (whole history up to `as_of`) and
+//! Revenue & Risk from the rollups: each tenant's subscription (whole history up to `as_of`) and
 //! its usage in the window; `model::revenue` prices it and raises the flags.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Row};
+use rust_decimal::prelude::ToPrimitive;
+use rust_decimal::RoundingStrategy;
+use sqlx::PgPool;
 
+use super::customers::lifetimes;
+use super::rollup::{self, Needs, Window};
 use crate::model::revenue::{economics, Revenue, TenantUsage};
 
-const USAGE_SQL: &str = concat!(
-    "SELECT tenant_id, ",
-    subscription_columns!(),
-    "                   coalesce(sum(cost_usd) FILTER (WHERE event_type = 'LLM_CALL_MADE' AND in_window), 0) AS llm_cost, \
-            coalesce(sum(tokens) FILTER (WHERE event_type = 'LLM_CALL_MADE' AND in_window), 0)::bigint AS llm_tokens, \
-            count(*) FILTER (WHERE event_type = 'API_CALL_RECEIVED' AND in_window) AS api_calls, \
-            count(*) FILTER (WHERE event_type = 'INCIDENT_CREATED' AND in_window) AS incidents, \
-            count(*) FILTER (WHERE event_type = 'EXPORT_GENERATED' AND in_window) AS exports, \
-            count(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED' AND in_window) AS replays \
-     FROM ( \
-         SELECT *, timestamp > $1 - make_interval(days => $2) AS in_window, \
-                CASE WHEN event_type = 'LLM_CALL_MADE' THEN \
-                    (CASE WHEN jsonb_typeof(metadata->'tokens_in') = 'number' THEN (metadata->>'tokens_in')::numeric ELSE 0 END) + \
-                    (CASE WHEN jsonb_typeof(metadata->'tokens_out') = 'number' THEN (metadata->>'tokens_out')::numeric ELSE 0 END) \
-                END AS tokens \
-         FROM ops_events \
-         WHERE timestamp <= $1 AND ",
-    customer_event!(),
-    ") e \
-     GROUP BY tenant_id"
-);
+/// Each tenant's subscription and its usage in the `window_days` days ending at `as_of`; every
+/// tenant with a customer event up to `as_of`.
+pub async fn usages(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    window_days: i32,
+) -> Result<Vec<TenantUsage>, sqlx::Error> {
+    let as_of = rollup::micros(as_of);
+    let lives = lifetimes(pool, as_of, None, Needs::All).await?;
+    let window = Window::days_before(as_of, i64::from(window_days));
+    let used = rollup::activity(pool, &[window], None, Needs::All)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let mut usages: Vec<TenantUsage> = lives
+        .into_iter()
+        .filter_map(|(t, l)| {
+            let u = used.get(&t).cloned().unwrap_or_default();
+            Some(TenantUsage {
+                tenant_id: t,
+                name: l.terms.name,
+                plan: l.terms.plan,
+                price_usd_month: l.terms.price_usd_month,
+                signup_at: crate::model::customers::signup_at(
+                    l.activity.first_subscription,
+                    l.activity.first_event?,
+                ),
+                cancelled_at: l.activity.first_cancellation,
+                llm_cost_usd: u.llm_cost,
+                // As PostgreSQL casts numeric to bigint: to the nearest, halves away from zero.
+                llm_tokens: u
+                    .llm_tokens
+                    .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+                    .to_i64()
+                    .unwrap_or(i64::MAX),
+                api_calls: u.api_calls,
+                incidents: u.incidents,
+                exports: u.exports,
+                replays: u.replays,
+            })
+        })
+        .collect();
+    usages.sort_by_key(|u| u.tenant_id);
+    Ok(usages)
+}
 
 /// Unit economics and risk flags over the `window_days` days ending at `as_of`. Tenants that
 /// neither paid nor did anything in the window are left out.
@@ -35,29 +63,7 @@ pub async fn revenue(
     as_of: DateTime<Utc>,
     window_days: i32,
 ) -> Result<Revenue, sqlx::Error> {
-    let rows = sqlx::query(USAGE_SQL)
-        .bind(as_of)
-        .bind(window_days)
-        .fetch_all(pool)
-        .await?;
-    let mut usages = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let s = super::customers::Subscription::from_row(row)?;
-        usages.push(TenantUsage {
-            tenant_id: row.try_get("tenant_id")?,
-            name: s.name,
-            plan: s.plan,
-            price_usd_month: s.price_usd_month,
-            signup_at: crate::model::customers::signup_at(s.subscribed_at, s.first_event),
-            cancelled_at: s.cancelled_at,
-            llm_cost_usd: row.try_get("llm_cost")?,
-            llm_tokens: row.try_get("llm_tokens")?,
-            api_calls: row.try_get("api_calls")?,
-            incidents: row.try_get("incidents")?,
-            exports: row.try_get("exports")?,
-            replays: row.try_get("replays")?,
-        });
-    }
+    let mut usages = usages(pool, as_of, window_days).await?;
     let window_start = as_of - chrono::Duration::days(i64::from(window_days));
     usages.retain(|u| {
         let paid = u.cancelled_at.is_none_or(|c| c > window_start);

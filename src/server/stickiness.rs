@@ -1,33 +1,57 @@
-//! Product Stickiness from the stream: each tenant's first step of each kind in the window,
+//! Product Stickiness from the rollups: each tenant's first step of each kind in the window,
 //! customer actions only; `model::stickiness` builds the funnel.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 
+use super::customers::lifetimes;
+use super::rollup::{self, Needs, Window};
 use crate::model::stickiness::{funnel, Funnel, TenantSteps};
 
-const STEPS_SQL: &str = concat!(
-    "WITH steps AS ( \
-         SELECT tenant_id, \
-                min(timestamp) FILTER (WHERE event_type = 'INCIDENT_CREATED') AS created, \
-                min(timestamp) FILTER (WHERE event_type = 'INCIDENT_VIEWED') AS viewed, \
-                min(timestamp) FILTER (WHERE event_type = 'REPLAY_EXECUTED') AS replayed, \
-                min(timestamp) FILTER (WHERE event_type = 'EXPORT_GENERATED') AS exported, \
-                min(timestamp) FILTER (WHERE event_type = 'CERT_VERIFIED') AS verified \
-         FROM ops_events \
-         WHERE event_type IN ('INCIDENT_CREATED', 'INCIDENT_VIEWED', 'REPLAY_EXECUTED', \
-                              'EXPORT_GENERATED', 'CERT_VERIFIED') \
-           AND timestamp > $1 - make_interval(days => $2) AND timestamp <= $1 AND ",
-    customer_event!(),
-    "    GROUP BY tenant_id), \
-     names AS ( \
-         SELECT DISTINCT ON (tenant_id) tenant_id, metadata->>'tenant_name' AS name \
-         FROM ops_events \
-         WHERE event_type = 'SUBSCRIPTION_STARTED' AND timestamp <= $1 \
-           AND tenant_id IN (SELECT tenant_id FROM steps) \
-         ORDER BY tenant_id, timestamp) \
-     SELECT steps.*, names.name FROM steps LEFT JOIN names USING (tenant_id)"
-);
+const STEPS: [&str; 5] = [
+    "INCIDENT_CREATED",
+    "INCIDENT_VIEWED",
+    "REPLAY_EXECUTED",
+    "EXPORT_GENERATED",
+    "CERT_VERIFIED",
+];
+
+/// Each tenant's first step of each kind in the `window_days` days ending at `as_of`.
+pub async fn steps(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    window_days: i32,
+) -> Result<Vec<TenantSteps>, sqlx::Error> {
+    let as_of = rollup::micros(as_of);
+    let window = Window::days_before(as_of, i64::from(window_days));
+    let found = rollup::activity(pool, &[window], None, Needs::Types(&STEPS))
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let names = lifetimes(pool, as_of, None, Needs::Types(&["SUBSCRIPTION_STARTED"])).await?;
+    let mut steps: Vec<TenantSteps> = found
+        .into_iter()
+        .filter_map(|(tenant_id, a)| {
+            let first = [
+                a.first_incident,
+                a.first_view,
+                a.first_replay,
+                a.first_export,
+                a.first_cert,
+            ];
+            first.iter().any(Option::is_some).then(|| {
+                let name = names.get(&tenant_id).and_then(|l| l.terms.name.as_deref());
+                TenantSteps {
+                    tenant_id,
+                    tenant_name: crate::model::tenant_label(tenant_id, name),
+                    first,
+                }
+            })
+        })
+        .collect();
+    steps.sort_by_key(|s| s.tenant_id);
+    Ok(steps)
+}
 
 /// The funnel over the `window_days` days ending at `as_of`.
 pub async fn stickiness(
@@ -35,28 +59,6 @@ pub async fn stickiness(
     as_of: DateTime<Utc>,
     window_days: i32,
 ) -> Result<Funnel, sqlx::Error> {
-    let rows = sqlx::query(STEPS_SQL)
-        .bind(as_of)
-        .bind(window_days)
-        .fetch_all(pool)
-        .await?;
-    let tenants = rows
-        .iter()
-        .map(|row| {
-            let tenant_id: uuid::Uuid = row.try_get("tenant_id")?;
-            let name: Option<String> = row.try_get("name")?;
-            Ok(TenantSteps {
-                tenant_id,
-                tenant_name: crate::model::tenant_label(tenant_id, name.as_deref()),
-                first: [
-                    row.try_get("created")?,
-                    row.try_get("viewed")?,
-                    row.try_get("replayed")?,
-                    row.try_get("exported")?,
-                    row.try_get("verified")?,
-                ],
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let tenants = steps(pool, as_of, window_days).await?;
     Ok(funnel(&tenants, as_of, window_days))
 }

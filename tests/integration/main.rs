@@ -20,4 +20,5 @@ mod pulse;
 mod redis_collector;
 mod replay;
 mod revenue;
+mod rollups;
 mod stickiness;

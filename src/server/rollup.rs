@@ -1,0 +1,460 @@
+//! Customer activity over any time window, read from the rollups of migration `…08` instead of
+//! the whole stream.
+//!
+//! A window `(lo, hi]` is split by [`cover`] into whole UTC days (`ops_rollup_day`), whole hours
+//! at its edges (`ops_rollup_hour`) and the minutes left over at each end, read from the events
+//! themselves through `ops_customer_cells`. The pieces partition the window exactly, and every
+//! column is a sum, a minimum or a maximum, so the answer is the one a scan of `ops_events`
+//! gives: `tests/integration/rollups.rs` checks both on the same data.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, DurationRound, SubsecRound, TimeDelta, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+/// A time window `(lo, hi]`; `lo = None` reaches back to the first event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub lo: Option<DateTime<Utc>>,
+    pub hi: DateTime<Utc>,
+}
+
+impl Window {
+    /// The `days` days ending at `hi`.
+    pub fn days_before(hi: DateTime<Utc>, days: i64) -> Self {
+        Window {
+            lo: Some(hi - Duration::days(days)),
+            hi,
+        }
+    }
+
+    /// Everything up to `hi`.
+    pub fn until(hi: DateTime<Utc>) -> Self {
+        Window { lo: None, hi }
+    }
+}
+
+/// How a window is read: rollup buckets `[from, to)` (`from = None`: from the first bucket) and
+/// raw spans `(lo, hi]` of the stream.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Cover {
+    pub days: Vec<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    pub hours: Vec<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    pub raw: Vec<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+}
+
+/// PostgreSQL keeps microseconds; every bound is cut to them first so that both sides of a
+/// comparison see the same instant.
+pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+fn floor(t: DateTime<Utc>, unit: TimeDelta) -> DateTime<Utc> {
+    t.duration_trunc(unit)
+        .expect("UTC hours and days divide any timestamp")
+}
+
+/// The pieces that read `w` exactly: buckets wholly inside it, raw events for the rest.
+pub fn cover(w: Window) -> Cover {
+    let (hour, day, tick) = (
+        TimeDelta::hours(1),
+        TimeDelta::days(1),
+        TimeDelta::microseconds(1),
+    );
+    let lo = w.lo.map(micros);
+    let hi = micros(w.hi);
+    let mut c = Cover::default();
+    if lo.is_some_and(|lo| lo >= hi) {
+        return c;
+    }
+    // Buckets b with lo < b and b + unit <= hi.
+    let first = |unit| lo.map(|lo| floor(lo, unit) + unit);
+    let (hour_lo, hour_hi) = (first(hour), floor(hi, hour));
+    if hour_lo.is_some_and(|h| h >= hour_hi) {
+        c.raw.push((lo, hi));
+        return c;
+    }
+    let (day_lo, day_hi) = (first(day), floor(hi, day));
+    if day_lo.is_none_or(|d| d < day_hi) {
+        c.days.push((day_lo, day_hi));
+        if let (Some(h), Some(d)) = (hour_lo, day_lo) {
+            if h < d {
+                c.hours.push((Some(h), d));
+            }
+        }
+        if day_hi < hour_hi {
+            c.hours.push((Some(day_hi), hour_hi));
+        }
+    } else {
+        c.hours.push((hour_lo, hour_hi));
+    }
+    if let (Some(lo), Some(h)) = (lo, hour_lo) {
+        c.raw.push((Some(lo), h - tick));
+    }
+    c.raw.push((Some(hour_hi - tick), hi));
+    c
+}
+
+/// A tenant's customer activity in one window (the columns of `ops_customer_cell`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Activity {
+    pub events: i64,
+    pub api_calls: i64,
+    pub llm_calls: i64,
+    pub llm_failures: i64,
+    pub incidents: i64,
+    pub views: i64,
+    pub replays: i64,
+    pub exports: i64,
+    pub certs: i64,
+    pub llm_cost: Decimal,
+    pub llm_tokens: Decimal,
+    pub first_event: Option<DateTime<Utc>>,
+    pub first_incident: Option<DateTime<Utc>>,
+    pub first_view: Option<DateTime<Utc>>,
+    pub first_replay: Option<DateTime<Utc>>,
+    pub first_export: Option<DateTime<Utc>>,
+    pub first_cert: Option<DateTime<Utc>>,
+    pub first_subscription: Option<DateTime<Utc>>,
+    pub first_cancellation: Option<DateTime<Utc>>,
+    pub last_api_call: Option<DateTime<Utc>>,
+    pub last_investigation: Option<DateTime<Utc>>,
+    pub last_export: Option<DateTime<Utc>>,
+}
+
+const ACTIVITY_SQL: &str = "\
+    WITH d AS (SELECT * FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) AS d(w, lo, hi)), \
+         h AS (SELECT * FROM unnest($4::int[], $5::timestamptz[], $6::timestamptz[]) AS h(w, lo, hi)), \
+         r AS (SELECT * FROM unnest($7::int[], $8::timestamptz[], $9::timestamptz[]) AS r(w, lo, hi)), \
+         parts AS ( \
+             SELECT d.w, x.* FROM d JOIN ops_rollup_day x \
+                 ON x.bucket >= coalesce(d.lo, '-infinity') AND x.bucket < d.hi \
+             WHERE $10::uuid IS NULL OR x.tenant_id = $10 \
+             UNION ALL \
+             SELECT h.w, x.* FROM h JOIN ops_rollup_hour x \
+                 ON x.bucket >= coalesce(h.lo, '-infinity') AND x.bucket < h.hi \
+             WHERE $10::uuid IS NULL OR x.tenant_id = $10 \
+             UNION ALL \
+             SELECT r.w, NULL, c.tenant_id, c.events, c.api_calls, c.llm_calls, c.llm_failures, \
+                    c.incidents, c.views, c.replays, c.exports, c.certs, c.llm_cost, c.llm_tokens, \
+                    c.first_event, c.first_incident, c.first_view, c.first_replay, c.first_export, \
+                    c.first_cert, c.first_subscription, c.first_cancellation, c.last_api_call, \
+                    c.last_investigation, c.last_export \
+             FROM r CROSS JOIN LATERAL ( \
+                 SELECT * FROM ops_customer_cells c \
+                 WHERE c.at > coalesce(r.lo, '-infinity') AND c.at <= r.hi \
+                   AND ($10::uuid IS NULL OR c.tenant_id = $10) \
+                   AND ($11::text[] IS NULL OR c.event_type = ANY($11))) c) \
+    SELECT w, tenant_id, \
+           sum(events)::int8 AS events, sum(api_calls)::int8 AS api_calls, \
+           sum(llm_calls)::int8 AS llm_calls, sum(llm_failures)::int8 AS llm_failures, \
+           sum(incidents)::int8 AS incidents, sum(views)::int8 AS views, \
+           sum(replays)::int8 AS replays, sum(exports)::int8 AS exports, sum(certs)::int8 AS certs, \
+           sum(llm_cost) AS llm_cost, sum(llm_tokens) AS llm_tokens, \
+           min(first_event) AS first_event, min(first_incident) AS first_incident, \
+           min(first_view) AS first_view, min(first_replay) AS first_replay, \
+           min(first_export) AS first_export, min(first_cert) AS first_cert, \
+           min(first_subscription) AS first_subscription, \
+           min(first_cancellation) AS first_cancellation, max(last_api_call) AS last_api_call, \
+           max(last_investigation) AS last_investigation, max(last_export) AS last_export \
+    FROM parts GROUP BY w, tenant_id";
+
+/// Which raw events a query needs at the window edges: all of them, or only these types (every
+/// count and time it reads comes from them; the other columns are then incomplete).
+#[derive(Clone, Copy)]
+pub enum Needs<'a> {
+    All,
+    Types(&'a [&'a str]),
+}
+
+/// Each window's activity per tenant (tenants without customer events in a window are absent),
+/// for every tenant or only `tenant`.
+pub async fn activity(
+    pool: &PgPool,
+    windows: &[Window],
+    tenant: Option<Uuid>,
+    needs: Needs<'_>,
+) -> Result<Vec<HashMap<Uuid, Activity>>, sqlx::Error> {
+    type Spans = (Vec<i32>, Vec<Option<DateTime<Utc>>>, Vec<DateTime<Utc>>);
+    let (mut days, mut hours, mut raw): (Spans, Spans, Spans) = Default::default();
+    for (i, w) in windows.iter().enumerate() {
+        let c = cover(*w);
+        for (into, from) in [
+            (&mut days, c.days),
+            (&mut hours, c.hours),
+            (&mut raw, c.raw),
+        ] {
+            for (lo, hi) in from {
+                into.0.push(i as i32);
+                into.1.push(lo);
+                into.2.push(hi);
+            }
+        }
+    }
+    let types: Option<Vec<String>> = match needs {
+        Needs::All => None,
+        Needs::Types(t) => Some(t.iter().map(|s| s.to_string()).collect()),
+    };
+    let rows = sqlx::query(ACTIVITY_SQL)
+        .bind(days.0)
+        .bind(days.1)
+        .bind(days.2)
+        .bind(hours.0)
+        .bind(hours.1)
+        .bind(hours.2)
+        .bind(raw.0)
+        .bind(raw.1)
+        .bind(raw.2)
+        .bind(tenant)
+        .bind(types)
+        .fetch_all(pool)
+        .await?;
+    let mut out = vec![HashMap::new(); windows.len()];
+    for row in rows {
+        let w: i32 = row.try_get("w")?;
+        let a = Activity {
+            events: row.try_get("events")?,
+            api_calls: row.try_get("api_calls")?,
+            llm_calls: row.try_get("llm_calls")?,
+            llm_failures: row.try_get("llm_failures")?,
+            incidents: row.try_get("incidents")?,
+            views: row.try_get("views")?,
+            replays: row.try_get("replays")?,
+            exports: row.try_get("exports")?,
+            certs: row.try_get("certs")?,
+            llm_cost: row.try_get("llm_cost")?,
+            llm_tokens: row.try_get("llm_tokens")?,
+            first_event: row.try_get("first_event")?,
+            first_incident: row.try_get("first_incident")?,
+            first_view: row.try_get("first_view")?,
+            first_replay: row.try_get("first_replay")?,
+            first_export: row.try_get("first_export")?,
+            first_cert: row.try_get("first_cert")?,
+            first_subscription: row.try_get("first_subscription")?,
+            first_cancellation: row.try_get("first_cancellation")?,
+            last_api_call: row.try_get("last_api_call")?,
+            last_investigation: row.try_get("last_investigation")?,
+            last_export: row.try_get("last_export")?,
+        };
+        if let Some(map) = out.get_mut(w as usize) {
+            map.insert(row.try_get("tenant_id")?, a);
+        }
+    }
+    Ok(out)
+}
+
+/// The event at a `(tenant, type, time)` key that [`activity`] found (a first subscription or
+/// cancellation).
+#[derive(Debug, Clone)]
+pub struct FirstEvent {
+    pub metadata: Value,
+    /// `metadata->>'reason'`, as PostgreSQL renders it.
+    pub reason: Option<String>,
+}
+
+/// The customer events at these `(tenant, type, time)` keys, the lowest `event_id` among equal
+/// times.
+pub async fn first_events(
+    pool: &PgPool,
+    keys: &[(Uuid, &str, DateTime<Utc>)],
+) -> Result<HashMap<(Uuid, String), FirstEvent>, sqlx::Error> {
+    let tenants: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+    let types: Vec<&str> = keys.iter().map(|k| k.1).collect();
+    let times: Vec<DateTime<Utc>> = keys.iter().map(|k| k.2).collect();
+    let rows = sqlx::query(concat!(
+        "SELECT DISTINCT ON (e.tenant_id, e.event_type) e.tenant_id, e.event_type, e.metadata, \
+                e.metadata->>'reason' AS reason \
+         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS k(k_tenant, k_type, k_at) \
+         JOIN ops_events e ON e.tenant_id = k_tenant AND e.event_type = k_type \
+                          AND e.timestamp = k_at \
+         WHERE ",
+        customer_event!(),
+        " ORDER BY e.tenant_id, e.event_type, e.event_id"
+    ))
+    .bind(tenants)
+    .bind(types)
+    .bind(times)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                (r.try_get("tenant_id")?, r.try_get("event_type")?),
+                FirstEvent {
+                    metadata: r
+                        .try_get::<Option<Value>, _>("metadata")?
+                        .unwrap_or(Value::Null),
+                    reason: r.try_get("reason")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// What `ops_derived_tables` says about one derived table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lineage {
+    pub name: String,
+    pub computed_from: String,
+    pub grain: String,
+    pub maintained_by: String,
+    pub rebuilt_at: DateTime<Utc>,
+    pub rebuilt_through: Option<DateTime<Utc>>,
+    pub rebuilt_from_events: i64,
+}
+
+pub async fn lineage(pool: &PgPool) -> Result<Vec<Lineage>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT name, computed_from, grain, maintained_by, rebuilt_at, rebuilt_through, \
+                rebuilt_from_events FROM ops_derived_tables ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Lineage {
+                name: r.try_get("name")?,
+                computed_from: r.try_get("computed_from")?,
+                grain: r.try_get("grain")?,
+                maintained_by: r.try_get("maintained_by")?,
+                rebuilt_at: r.try_get("rebuilt_at")?,
+                rebuilt_through: r.try_get("rebuilt_through")?,
+                rebuilt_from_events: r.try_get("rebuilt_from_events")?,
+            })
+        })
+        .collect()
+}
+
+/// Recomputes every rollup from `ops_events` alone (writers wait meanwhile).
+pub async fn rebuild(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT ops_rollup_rebuild()")
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// Where the rollups differ from a fresh computation: `(rollup, bucket, tenant, problem)`;
+/// empty when they are exact.
+pub async fn check(
+    pool: &PgPool,
+) -> Result<Vec<(String, DateTime<Utc>, Uuid, String)>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query("SELECT rollup, bucket, tenant_id, problem FROM ops_rollup_check()")
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("rollup")?,
+                r.try_get("bucket")?,
+                r.try_get("tenant_id")?,
+                r.try_get("problem")?,
+            ))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn at(h: i64, m: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap()
+            + Duration::hours(h)
+            + Duration::minutes(m)
+    }
+
+    /// Whether instant `t` is read by `c`, and how many times.
+    fn reads(c: &Cover, t: DateTime<Utc>) -> usize {
+        let bucket = |spans: &[(Option<DateTime<Utc>>, DateTime<Utc>)], unit: TimeDelta| {
+            let b = floor(t, unit);
+            spans
+                .iter()
+                .filter(|(lo, hi)| lo.is_none_or(|lo| b >= lo) && b < *hi)
+                .count()
+        };
+        bucket(&c.days, TimeDelta::days(1))
+            + bucket(&c.hours, TimeDelta::hours(1))
+            + c.raw
+                .iter()
+                .filter(|(lo, hi)| lo.is_none_or(|lo| t > lo) && t <= *hi)
+                .count()
+    }
+
+    #[test]
+    fn a_short_window_is_read_raw() {
+        let w = Window {
+            lo: Some(at(1, 10)),
+            hi: at(1, 50),
+        };
+        assert_eq!(
+            cover(w),
+            Cover {
+                raw: vec![(Some(at(1, 10)), at(1, 50))],
+                ..Cover::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_week_is_days_with_hours_and_minutes_at_the_edges() {
+        let w = Window::days_before(at(24 * 9 + 5, 30), 7);
+        let c = cover(w);
+        let tick = TimeDelta::microseconds(1);
+        assert_eq!(c.days, vec![(Some(at(24 * 3, 0)), at(24 * 9, 0))]);
+        assert_eq!(
+            c.hours,
+            vec![
+                (Some(at(24 * 2 + 6, 0)), at(24 * 3, 0)),
+                (Some(at(24 * 9, 0)), at(24 * 9 + 5, 0))
+            ]
+        );
+        assert_eq!(
+            c.raw,
+            vec![
+                (Some(at(24 * 2 + 5, 30)), at(24 * 2 + 6, 0) - tick),
+                (Some(at(24 * 9 + 5, 0) - tick), at(24 * 9 + 5, 30))
+            ]
+        );
+    }
+
+    #[test]
+    fn everything_until_reads_all_days_before() {
+        let c = cover(Window::until(at(50, 0)));
+        assert_eq!(c.days, vec![(None, at(48, 0))]);
+        assert_eq!(c.hours, vec![(Some(at(48, 0)), at(50, 0))]);
+        assert_eq!(reads(&c, at(50, 0)), 1, "the upper bound is inside");
+        assert_eq!(reads(&c, at(-1000, 7)), 1);
+    }
+
+    proptest! {
+        /// Every instant inside the window is read exactly once and nothing outside is read.
+        #[test]
+        fn the_pieces_partition_the_window(
+            lo in 0i64..(40 * 86_400_000_000),
+            len in 0i64..(20 * 86_400_000_000),
+            probes in proptest::collection::vec(-86_400_000_000i64..(62 * 86_400_000_000), 64),
+            bounded in any::<bool>(),
+        ) {
+            let base = at(0, 0);
+            let lo_t = base + TimeDelta::microseconds(lo);
+            let hi = lo_t + TimeDelta::microseconds(len);
+            let w = Window { lo: bounded.then_some(lo_t), hi };
+            let c = cover(w);
+            let tick = TimeDelta::microseconds(1);
+            let mut instants: Vec<DateTime<Utc>> =
+                probes.iter().map(|p| base + TimeDelta::microseconds(*p)).collect();
+            instants.extend([lo_t, lo_t + tick, hi, hi + tick, hi - tick, floor(hi, TimeDelta::hours(1))]);
+            for t in instants {
+                let inside = (!bounded || t > lo_t) && t <= hi;
+                prop_assert_eq!(reads(&c, t), usize::from(inside), "{:?} at {}", c, t);
+            }
+        }
+    }
+}
