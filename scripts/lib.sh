@@ -298,6 +298,9 @@ synchronous_commit = on
 full_page_writes = on
 timezone = 'UTC'
 log_timezone = 'UTC'
+# Room for the rollups and the recent end of ops_events (the default is 128 MB).
+shared_buffers = '1GB'
+effective_cache_size = '4GB'
 CONF
 )"
   printf '%s\n' "$conf" | _pg_as_owner tee "$PG_DATA/ops.conf" >/dev/null

@@ -70,12 +70,12 @@ struct Row {
     meta: serde_json::Value,
 }
 
-fn row(rng: &mut ChaCha8Rng, o: &BenchOptions, end: DateTime<Utc>) -> Row {
+/// One event at `at`.
+fn row(rng: &mut ChaCha8Rng, o: &BenchOptions, at: DateTime<Utc>) -> Row {
     let weights: Vec<f64> = MIX.iter().map(|m| m.1).collect();
     let kind = MIX[ops_demo::pick_weighted(rng, &weights)].0;
     // Busy tenants are busier: a square skews traffic towards low indexes.
     let t = (rng.random::<f64>().powi(2) * f64::from(o.tenants)) as u32;
-    let at = end - Duration::milliseconds(rng.random_range(0..o.days * 86_400_000));
     let model = MODELS[rng.random_range(0..MODELS.len())];
     let mut r = Row {
         kind,
@@ -175,6 +175,11 @@ fn copy_line(out: &mut String, r: &Row, id: Uuid) {
     );
 }
 
+/// When a live event happened: within the minute before `end`, as a service sends them.
+fn live_moment(rng: &mut ChaCha8Rng, end: DateTime<Utc>) -> DateTime<Utc> {
+    end - Duration::milliseconds(rng.random_range(0..60_000))
+}
+
 /// Generates `o.events` events with `COPY` (the generator, not PostgreSQL, sets this pace).
 pub async fn generate(pool: &PgPool, o: &BenchOptions, end: DateTime<Utc>) -> Result<(), String> {
     let bar = indicatif::ProgressBar::new(o.events);
@@ -196,8 +201,17 @@ pub async fn generate(pool: &PgPool, o: &BenchOptions, end: DateTime<Utc>) -> Re
     }
     let fixed = fixed_rows(o, end).len() as u64;
     let mut done = fixed;
+    // The stream is time-ordered, as services emit it: event i of n is at start + i/n of the span.
+    let start = end - Duration::days(o.days);
+    let span_ms = o.days * 86_400_000;
+    let generated = o.events.saturating_sub(fixed).max(1) as i64;
     while done < o.events {
-        let r = row(&mut rng, o, end);
+        let i = (done - fixed) as i64;
+        let r = row(
+            &mut rng,
+            o,
+            start + Duration::milliseconds(i * span_ms / generated),
+        );
         copy_line(&mut buf, &r, Uuid::from_u128(rng.random()));
         done += 1;
         if buf.len() > 4 << 20 {
@@ -239,7 +253,8 @@ async fn copy_rate(pool: &PgPool, o: &BenchOptions, n: u64) -> Result<f64, Strin
     let end = Utc::now();
     let mut buf = String::new();
     for _ in 0..n {
-        let r = row(&mut rng, o, end);
+        let at = live_moment(&mut rng, end);
+        let r = row(&mut rng, o, at);
         copy_line(&mut buf, &r, Uuid::from_u128(rng.random()));
     }
     let started = Instant::now();
@@ -255,21 +270,18 @@ async fn copy_rate(pool: &PgPool, o: &BenchOptions, n: u64) -> Result<f64, Strin
 const COPY_SQL: &str = "COPY ops_events (event_id, timestamp, tenant_id, user_id, session_id, \
      event_type, entity_type, entity_id, severity, latency_ms, cost_usd, metadata) FROM STDIN";
 
-type Job<'a> =
-    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>> + 'a>;
+type Job<'a> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> + 'a>;
 
 /// Warm p50 and p95 of `runs` runs, in milliseconds (after one run that warms the caches).
 async fn measure(job: &Job<'_>, runs: usize) -> Result<(f64, f64), String> {
-    job().await.map_err(|e| e.to_string())?;
+    job().await?;
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = Instant::now();
-        job().await.map_err(|e| e.to_string())?;
+        job().await?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    times.sort_by(f64::total_cmp);
-    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
-    Ok((at(0.5), at(0.95)))
+    Ok(percentiles(&mut times))
 }
 
 /// The spec's queries for one page, run one after the other.
@@ -277,7 +289,10 @@ fn spec<'a>(pool: &'a PgPool, sqls: &'static [&'static str]) -> Job<'a> {
     Box::new(move || {
         Box::pin(async move {
             for &sql in sqls {
-                sqlx::query(sql).fetch_all(pool).await?;
+                sqlx::query(sql)
+                    .fetch_all(pool)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             Ok(())
         })
@@ -361,7 +376,8 @@ async fn http_rate(
                 let n = batch.min((per_client - sent) as usize);
                 let body: Vec<serde_json::Value> = (0..n)
                     .map(|_| {
-                        let r = row(&mut rng, &o, end);
+                        let at = live_moment(&mut rng, end);
+                        let r = row(&mut rng, &o, at);
                         json!({"event_id": Uuid::from_u128(rng.random()), "timestamp": r.at,
                             "tenant_id": r.tenant, "session_id": r.session, "event_type": r.kind,
                             "entity_type": r.entity.map(|_| "incident"), "entity_id": r.entity,
@@ -391,12 +407,190 @@ async fn http_rate(
     Ok(sent as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Peak resident memory of this process, in MB (Linux `VmHWM`).
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+/// Peak resident memory of a process (`self` or a pid), in MB (Linux `VmHWM`).
+fn peak_rss_mb(pid: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+const BENCH_INGEST_KEY: &str = "bench-ingest-key";
+const BENCH_TOKEN: &str = "bench-api-token";
+const BENCH_EMAIL: &str = "bench@ops.local";
+const BENCH_PASSWORD: &str = "bench-password-123";
+
+/// `ops-console serve` as a child process on a free local port, on the same database; killed
+/// when dropped, so no run leaves a server behind.
+struct Served {
+    child: tokio::process::Child,
+    base: String,
+}
+
+impl Served {
+    async fn start() -> Result<Served, String> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| e.to_string())?
+            .port();
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let child = tokio::process::Command::new(exe)
+            .arg("serve")
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("OPS_INGEST_KEYS", BENCH_INGEST_KEY)
+            .env("OPS_API_TOKENS", BENCH_TOKEN)
+            .env("OPS_ADMIN_EMAIL", BENCH_EMAIL)
+            .env("OPS_ADMIN_PASSWORD", BENCH_PASSWORD)
+            // Nothing but the benchmark's own traffic: no collector samples, no alert rounds.
+            .env("OPS_COLLECT_INTERVAL_SECS", "0")
+            .env("OPS_ALERT_INTERVAL_SECS", "0")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start the server: {e}"))?;
+        let served = Served {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let ready = client.get(served.url("/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return Ok(served);
+            }
+            if Instant::now() > deadline {
+                return Err("the server did not become ready within 120 s".into());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn peak_rss_mb(&self) -> Option<f64> {
+        peak_rss_mb(&self.child.id()?.to_string())
+    }
+
+    /// A session cookie for the bench operator.
+    async fn sign_in(&self, client: &reqwest::Client) -> Result<String, String> {
+        let response = client
+            .post(self.url("/login"))
+            .form(&[("email", BENCH_EMAIL), ("password", BENCH_PASSWORD)])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.split(';').next().filter(|c| c.contains('=')))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("signing in answered {} without a cookie", response.status()))
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+async fn get_ok(
+    client: &reqwest::Client,
+    url: &str,
+    auth: Option<&str>,
+    cookie: Option<&str>,
+) -> Result<(), String> {
+    let mut request = client.get(url);
+    if let Some(a) = auth {
+        request = request.header(reqwest::header::AUTHORIZATION, a);
+    }
+    if let Some(c) = cookie {
+        request = request.header(reqwest::header::COOKIE, c);
+    }
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    if !response.status().is_success() {
+        return Err(format!("GET {url} answered {}", response.status()));
+    }
+    response
+        .bytes()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn percentiles(times: &mut [f64]) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.95))
+}
+
+/// From posting one event to (a) the open stream saying `changed` and (b) the pulse read again:
+/// what an open System Pulse page does. p50 and p95 of each, in milliseconds.
+async fn live_latency(
+    server: &Served,
+    client: &reqwest::Client,
+    runs: usize,
+) -> Result<(f64, f64, f64, f64), String> {
+    use futures::StreamExt;
+    let token = format!("Bearer {BENCH_TOKEN}");
+    let stream = client
+        .get(server.url("/api/v1/ops/stream"))
+        .header(reqwest::header::AUTHORIZATION, &token)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut stream = stream.bytes_stream();
+    let mut seen = String::new();
+    // Reads the stream until `event: <name>` arrives (after whatever came before).
+    async fn until<B: AsRef<[u8]>>(
+        stream: &mut (impl futures::Stream<Item = reqwest::Result<B>> + Unpin),
+        seen: &mut String,
+        name: &str,
+    ) -> Result<(), String> {
+        let marker = format!("event: {name}");
+        loop {
+            if let Some(i) = seen.find(&marker) {
+                seen.drain(..i + marker.len());
+                return Ok(());
+            }
+            let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+                .await
+                .map_err(|_| format!("no `{name}` within 10 s"))?
+                .ok_or("the stream ended")?
+                .map_err(|e| e.to_string())?;
+            seen.push_str(&String::from_utf8_lossy(chunk.as_ref()));
+        }
+    }
+    until(&mut stream, &mut seen, "ready").await?;
+    let (mut told, mut refreshed) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        // Let the previous change drain first, so each run sees its own.
+        tokio::time::sleep(crate::server::live::COALESCE * 2).await;
+        seen.clear();
+        let t = Instant::now();
+        let response = client
+            .post(server.url("/api/v1/ops/events"))
+            .bearer_auth(BENCH_INGEST_KEY)
+            .json(&json!({"tenant_id": tenant_id(0), "event_type": "API_CALL_RECEIVED"}))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.status().is_success() {
+            return Err(format!("posting an event answered {}", response.status()));
+        }
+        until(&mut stream, &mut seen, "changed").await?;
+        told.push(t.elapsed().as_secs_f64() * 1000.0);
+        get_ok(client, &server.url("/api/v1/ops/pulse"), Some(&token), None).await?;
+        refreshed.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (t50, t95) = percentiles(&mut told);
+    let (r50, r95) = percentiles(&mut refreshed);
+    Ok((t50, t95, r50, r95))
 }
 
 /// The whole benchmark; the Markdown it prints.
@@ -430,40 +624,74 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
     let pages: Vec<(&str, Job<'_>, Job<'_>)> = vec![
         (
             "System Pulse",
-            Box::new(move || Box::pin(async move { pulse::pulse(p, now, t).await.map(|_| ()) })),
+            Box::new(move || {
+                Box::pin(async move {
+                    pulse::pulse(p, now, t)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            }),
             spec(p, &[SPEC_PULSE]),
         ),
         (
             "Customer Intelligence",
             Box::new(move || {
-                Box::pin(async move { customers::customers(p, now).await.map(|_| ()) })
+                Box::pin(async move {
+                    customers::customers(p, now)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
             }),
             spec(p, &[SPEC_INTENT, SPEC_STICKINESS]),
         ),
         (
             "Incident Intelligence",
             Box::new(move || {
-                Box::pin(async move { incidents::patterns(p, now, 24, None).await.map(|_| ()) })
+                Box::pin(async move {
+                    incidents::patterns(p, now, 24, None)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
             }),
             spec(p, &[SPEC_INCIDENTS]),
         ),
         (
             "Product Stickiness",
             Box::new(move || {
-                Box::pin(async move { stickiness::stickiness(p, now, 30).await.map(|_| ()) })
+                Box::pin(async move {
+                    stickiness::stickiness(p, now, 30)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
             }),
             spec(p, &[SPEC_FUNNEL]),
         ),
         (
             "Revenue & Risk",
             Box::new(move || {
-                Box::pin(async move { revenue::revenue(p, now, 30).await.map(|_| ()) })
+                Box::pin(async move {
+                    revenue::revenue(p, now, 30)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
             }),
             spec(p, &[SPEC_ECONOMICS]),
         ),
         (
             "Infra & Limits",
-            Box::new(move || Box::pin(async move { infra::infra(p, now).await.map(|_| ()) })),
+            Box::new(move || {
+                Box::pin(async move {
+                    infra::infra(p, now)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                })
+            }),
             spec(p, &[SPEC_INFRA]),
         ),
     ];
@@ -487,29 +715,70 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
     }
     drop(pages);
 
-    // Ingestion through the real HTTP stack, in this process.
-    let key = "bench-ingest-key".to_owned();
-    let config = super::config::Config {
-        ingest_keys: [key.clone()].into(),
-        max_live_connections: 100,
-        ..Default::default()
-    };
-    let leptos = leptos::config::get_configuration(None).map_err(|e| e.to_string())?;
-    let app = super::http::router(pool.clone(), config, leptos.leptos_options);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let base = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
+    // Everything else against the real server in its own process, so its memory is its own.
+    eprintln!("starting the server…");
+    let server = Served::start().await?;
+    let client = reqwest::Client::new();
+    let token = format!("Bearer {BENCH_TOKEN}");
+    let _ = writeln!(
+        out,
+        "\n| read API over HTTP | p50 ms | p95 ms |\n|---|---:|---:|"
     );
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    });
+    for path in [
+        "/api/v1/ops/pulse",
+        "/api/v1/ops/customers",
+        "/api/v1/ops/incidents/patterns",
+        "/api/v1/ops/stickiness",
+        "/api/v1/ops/revenue",
+        "/api/v1/ops/infra",
+    ]
+    .iter()
+    .filter(|_| !o.ingest_only)
+    {
+        eprintln!("measuring GET {path}…");
+        let (url, client, token) = (server.url(path), &client, &token);
+        let job: Job<'_> = Box::new(move || {
+            let url = url.clone();
+            Box::pin(async move { get_ok(client, &url, Some(token), None).await })
+        });
+        let (p50, p95) = measure(&job, o.runs).await?;
+        let _ = writeln!(out, "| `GET {path}` | {p50:.1} | {p95:.1} |");
+    }
+    if !o.ingest_only {
+        eprintln!("measuring the pulse page's first byte…");
+        let cookie = server.sign_in(&client).await?;
+        let mut first = Vec::new();
+        let mut whole = Vec::new();
+        for _ in 0..=o.runs {
+            let t = Instant::now();
+            let response = client
+                .get(server.url("/"))
+                .header(reqwest::header::COOKIE, &cookie)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            first.push(t.elapsed().as_secs_f64() * 1000.0);
+            if !response.status().is_success() {
+                return Err(format!("GET / answered {}", response.status()));
+            }
+            response.bytes().await.map_err(|e| e.to_string())?;
+            whole.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let (f50, f95) = percentiles(&mut first[1..].to_vec());
+        let (w50, w95) = percentiles(&mut whole[1..].to_vec());
+        let _ = writeln!(
+            out,
+            "| System Pulse page (`GET /`, signed in): first byte | {f50:.1} | {f95:.1} |\n\
+             | System Pulse page (`GET /`, signed in): whole HTML | {w50:.1} | {w95:.1} |"
+        );
+        eprintln!("measuring live latency…");
+        let (n50, n95, r50, r95) = live_latency(&server, &client, o.runs).await?;
+        let _ = writeln!(
+            out,
+            "| live: event posted → open page told (`changed`) | {n50:.1} | {n95:.1} |\n\
+             | live: event posted → page has the new pulse | {r50:.1} | {r95:.1} |"
+        );
+    }
     let _ = writeln!(
         out,
         "\n| ingestion | events/s | share of COPY |\n|---|---:|---:|"
@@ -526,7 +795,7 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
             "ingesting {} events over HTTP in batches of {batch}…",
             o.ingest_events
         );
-        let rate = http_rate(&base, &key, &o, batch, o.ingest_events).await?;
+        let rate = http_rate(&server.base, BENCH_INGEST_KEY, &o, batch, o.ingest_events).await?;
         let _ = writeln!(
             out,
             "| HTTP, batches of {batch}, {} clients | {rate:.0} | {:.0}% |",
@@ -534,11 +803,14 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
             rate / copy * 100.0
         );
     }
-    server.abort();
+    let server_peak = server.peak_rss_mb();
+    server.stop().await;
     let _ = writeln!(
         out,
-        "\nPeak resident memory of the process (server, generator and clients together): {:.0} MB",
-        peak_rss_mb().unwrap_or(f64::NAN)
+        "\nPeak resident memory: server process {:.0} MB; bench process (generator, page \
+         functions in process, ingestion clients) {:.0} MB",
+        server_peak.unwrap_or(f64::NAN),
+        peak_rss_mb("self").unwrap_or(f64::NAN)
     );
     Ok(out)
 }

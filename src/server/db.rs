@@ -15,9 +15,16 @@ pub fn pool(database_url: &str) -> Result<PgPool, sqlx::Error> {
 }
 
 pub fn pool_with(options: PgConnectOptions) -> PgPool {
-    // The page queries are short and planned with rough row counts (arrays of window pieces);
-    // PostgreSQL's JIT would compile them for tens of milliseconds to save a few.
-    let options = options.options([("jit", "off")]);
+    // The page queries are short and planned with rough row counts (arrays of window pieces):
+    // PostgreSQL's JIT would compile them for tens of milliseconds to save a few, and the
+    // default 4 MB of work_mem makes their hash aggregates spill to disk. Their parameters (an
+    // optional tenant, the window pieces) decide the plan, so a cached generic plan, which
+    // PostgreSQL would otherwise switch to after five runs, scans whole tables.
+    let options = options.options([
+        ("jit", "off"),
+        ("work_mem", "32MB"),
+        ("plan_cache_mode", "force_custom_plan"),
+    ]);
     PgPoolOptions::new()
         .max_connections(16)
         .min_connections(0)

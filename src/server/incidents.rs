@@ -48,17 +48,33 @@ const CAUSES_SQL: &str = "SELECT session_id, timestamp, event_type, \
        AND ($3::uuid IS NULL OR tenant_id = $3)";
 
 /// Every policy version the stream shows up to `$1`, with its first incident and how many of
-/// its incidents fall in the window.
-const VERSIONS_SQL: &str = "SELECT metadata->>'policy_id' AS policy_id, \
-            metadata->>'policy_version' AS policy_version, \
-            min(timestamp) AS first_seen, \
-            count(*) FILTER (WHERE timestamp > $1 - make_interval(hours => $2)) AS in_window \
-     FROM ops_events \
-     WHERE event_type = 'INCIDENT_CREATED' AND timestamp <= $1 \
-       AND metadata->>'policy_id' IS NOT NULL AND metadata->>'policy_version' IS NOT NULL \
-     GROUP BY 1, 2";
+/// its incidents fall in the window. The versions are found by skipping through
+/// `idx_events_incident_policy` one (policy, version) at a time, and each one's first incident
+/// and window count are read from it too: a handful of index probes instead of a scan of every
+/// incident ever.
+const VERSIONS_SQL: &str = "WITH RECURSIVE pv(policy_id, policy_version) AS ( \
+         (SELECT metadata->>'policy_id', metadata->>'policy_version' FROM ops_events \
+          WHERE event_type = 'INCIDENT_CREATED' \
+            AND metadata->>'policy_id' IS NOT NULL AND metadata->>'policy_version' IS NOT NULL \
+          ORDER BY 1, 2 LIMIT 1) \
+         UNION ALL \
+         SELECT n.* FROM pv, LATERAL ( \
+             SELECT metadata->>'policy_id', metadata->>'policy_version' FROM ops_events \
+             WHERE event_type = 'INCIDENT_CREATED' \
+               AND (metadata->>'policy_id', metadata->>'policy_version') > (pv.policy_id, pv.policy_version) \
+               AND metadata->>'policy_id' IS NOT NULL AND metadata->>'policy_version' IS NOT NULL \
+             ORDER BY 1, 2 LIMIT 1) n) \
+     SELECT pv.policy_id, pv.policy_version, f.first_seen, w.in_window \
+     FROM pv, \
+          LATERAL (SELECT min(timestamp) AS first_seen FROM ops_events \
+                   WHERE event_type = 'INCIDENT_CREATED' AND metadata->>'policy_id' = pv.policy_id \
+                     AND metadata->>'policy_version' = pv.policy_version AND timestamp <= $1) f, \
+          LATERAL (SELECT count(*) AS in_window FROM ops_events \
+                   WHERE event_type = 'INCIDENT_CREATED' AND metadata->>'policy_id' = pv.policy_id \
+                     AND metadata->>'policy_version' = pv.policy_version \
+                     AND timestamp > $1 - make_interval(hours => $2) AND timestamp <= $1) w \
+     WHERE f.first_seen IS NOT NULL";
 
-/// One version's incidents with a severity between two moments, oldest first.
 const VERSION_INCIDENTS_SQL: &str = "SELECT coalesce(entity_id, event_id) AS incident_id, \
             timestamp, tenant_id, severity \
      FROM ops_events \

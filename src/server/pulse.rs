@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::{PgPool, Row};
 
-use super::rollup::{self, Needs, Window};
+use super::rollup::{self, Window};
 
 use crate::model::pulse::{
     derive_state, DayCounts, MetricDelta, Pulse, PulseMetrics, Saturation, Thresholds,
@@ -20,21 +20,7 @@ pub async fn day_counts(
     let windows: Vec<Window> = (0..i64::from(days))
         .map(|d| Window::days_before(as_of - Duration::days(d), 1))
         .collect();
-    let found = rollup::activity(pool, &windows, None, Needs::All).await?;
-    Ok(found
-        .iter()
-        .map(|by_tenant| {
-            let sum = |f: fn(&rollup::Activity) -> i64| by_tenant.values().map(f).sum();
-            DayCounts {
-                active_tenants: by_tenant.len() as i64,
-                incidents: sum(|a| a.incidents),
-                replays: sum(|a| a.replays),
-                exports: sum(|a| a.exports),
-                llm_failures: sum(|a| a.llm_failures),
-                llm_calls: sum(|a| a.llm_calls),
-            }
-        })
-        .collect())
+    rollup::totals(pool, &windows).await
 }
 
 /// Per 24-hour window (as in [`day_counts`]), the most saturated resource by its latest sample

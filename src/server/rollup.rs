@@ -125,42 +125,127 @@ pub struct Activity {
     pub last_export: Option<DateTime<Utc>>,
 }
 
-const ACTIVITY_SQL: &str = "\
-    WITH d AS (SELECT * FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) AS d(w, lo, hi)), \
-         h AS (SELECT * FROM unnest($4::int[], $5::timestamptz[], $6::timestamptz[]) AS h(w, lo, hi)), \
-         r AS (SELECT * FROM unnest($7::int[], $8::timestamptz[], $9::timestamptz[]) AS r(w, lo, hi)), \
-         parts AS ( \
-             SELECT d.w, x.* FROM d JOIN ops_rollup_day x \
-                 ON x.bucket >= coalesce(d.lo, '-infinity') AND x.bucket < d.hi \
-             WHERE $10::uuid IS NULL OR x.tenant_id = $10 \
-             UNION ALL \
-             SELECT h.w, x.* FROM h JOIN ops_rollup_hour x \
-                 ON x.bucket >= coalesce(h.lo, '-infinity') AND x.bucket < h.hi \
-             WHERE $10::uuid IS NULL OR x.tenant_id = $10 \
-             UNION ALL \
-             SELECT r.w, NULL, c.tenant_id, c.events, c.api_calls, c.llm_calls, c.llm_failures, \
-                    c.incidents, c.views, c.replays, c.exports, c.certs, c.llm_cost, c.llm_tokens, \
-                    c.first_event, c.first_incident, c.first_view, c.first_replay, c.first_export, \
-                    c.first_cert, c.first_subscription, c.first_cancellation, c.last_api_call, \
-                    c.last_investigation, c.last_export \
-             FROM r CROSS JOIN LATERAL ( \
-                 SELECT * FROM ops_customer_cells c \
-                 WHERE c.at > coalesce(r.lo, '-infinity') AND c.at <= r.hi \
-                   AND ($10::uuid IS NULL OR c.tenant_id = $10) \
-                   AND ($11::text[] IS NULL OR c.event_type = ANY($11))) c) \
-    SELECT w, tenant_id, \
-           sum(events)::int8 AS events, sum(api_calls)::int8 AS api_calls, \
-           sum(llm_calls)::int8 AS llm_calls, sum(llm_failures)::int8 AS llm_failures, \
-           sum(incidents)::int8 AS incidents, sum(views)::int8 AS views, \
-           sum(replays)::int8 AS replays, sum(exports)::int8 AS exports, sum(certs)::int8 AS certs, \
-           sum(llm_cost) AS llm_cost, sum(llm_tokens) AS llm_tokens, \
-           min(first_event) AS first_event, min(first_incident) AS first_incident, \
-           min(first_view) AS first_view, min(first_replay) AS first_replay, \
-           min(first_export) AS first_export, min(first_cert) AS first_cert, \
-           min(first_subscription) AS first_subscription, \
-           min(first_cancellation) AS first_cancellation, max(last_api_call) AS last_api_call, \
-           max(last_investigation) AS last_investigation, max(last_export) AS last_export \
-    FROM parts GROUP BY w, tenant_id";
+/// A query over the pieces of several windows: `$1..$9` are the windows' day, hour and raw
+/// pieces (window index, lower and upper bound), `$10` an optional tenant and `$11` optional
+/// event types for the raw edges. `$cols` are the columns each piece contributes (the planner
+/// computes only those), `$select` and `$group` aggregate them.
+macro_rules! window_sql {
+    ($cols:literal, $select:literal, $group:literal) => {
+        concat!(
+            "WITH d AS (SELECT * FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) AS d(w, lo, hi)), \
+                  h AS (SELECT * FROM unnest($4::int[], $5::timestamptz[], $6::timestamptz[]) AS h(w, lo, hi)), \
+                  r AS (SELECT * FROM unnest($7::int[], $8::timestamptz[], $9::timestamptz[]) AS r(w, lo, hi)), \
+                  parts AS ( \
+                      SELECT d.w, ", $cols, " FROM d JOIN ops_rollup_day x \
+                          ON x.bucket >= coalesce(d.lo, '-infinity') AND x.bucket < d.hi \
+                      WHERE $10::uuid IS NULL OR x.tenant_id = $10 \
+                      UNION ALL \
+                      SELECT h.w, ", $cols, " FROM h JOIN ops_rollup_hour x \
+                          ON x.bucket >= coalesce(h.lo, '-infinity') AND x.bucket < h.hi \
+                      WHERE $10::uuid IS NULL OR x.tenant_id = $10 \
+                      UNION ALL \
+                      SELECT r.w, ", $cols, " FROM r CROSS JOIN LATERAL ( \
+                          SELECT * FROM ops_customer_cells c \
+                          WHERE c.at > coalesce(r.lo, '-infinity') AND c.at <= r.hi \
+                            AND ($10::uuid IS NULL OR c.tenant_id = $10) \
+                            AND ($11::text[] IS NULL OR c.event_type = ANY($11))) c) \
+             SELECT ", $select, " FROM parts GROUP BY ", $group
+        )
+    };
+}
+
+const ACTIVITY_SQL: &str = window_sql!(
+    "tenant_id, events, api_calls, llm_calls, llm_failures, incidents, views, replays, exports, \
+     certs, llm_cost, llm_tokens, first_event, first_incident, first_view, first_replay, \
+     first_export, first_cert, first_subscription, first_cancellation, last_api_call, \
+     last_investigation, last_export",
+    "w, tenant_id, \
+     sum(events)::int8 AS events, sum(api_calls)::int8 AS api_calls, \
+     sum(llm_calls)::int8 AS llm_calls, sum(llm_failures)::int8 AS llm_failures, \
+     sum(incidents)::int8 AS incidents, sum(views)::int8 AS views, \
+     sum(replays)::int8 AS replays, sum(exports)::int8 AS exports, sum(certs)::int8 AS certs, \
+     sum(llm_cost) AS llm_cost, sum(llm_tokens) AS llm_tokens, \
+     min(first_event) AS first_event, min(first_incident) AS first_incident, \
+     min(first_view) AS first_view, min(first_replay) AS first_replay, \
+     min(first_export) AS first_export, min(first_cert) AS first_cert, \
+     min(first_subscription) AS first_subscription, \
+     min(first_cancellation) AS first_cancellation, max(last_api_call) AS last_api_call, \
+     max(last_investigation) AS last_investigation, max(last_export) AS last_export",
+    "w, tenant_id"
+);
+
+/// The System Pulse's numbers per window, added up in the database.
+const TOTALS_SQL: &str = window_sql!(
+    "tenant_id, incidents, replays, exports, llm_failures, llm_calls",
+    "w, count(DISTINCT tenant_id) AS active_tenants, sum(incidents)::int8 AS incidents, \
+     sum(replays)::int8 AS replays, sum(exports)::int8 AS exports, \
+     sum(llm_failures)::int8 AS llm_failures, sum(llm_calls)::int8 AS llm_calls",
+    "w"
+);
+
+type Spans = (Vec<i32>, Vec<Option<DateTime<Utc>>>, Vec<DateTime<Utc>>);
+
+/// The windows' pieces as the nine arrays of `window_sql!`.
+fn pieces(windows: &[Window]) -> [Spans; 3] {
+    let mut out: [Spans; 3] = Default::default();
+    for (i, w) in windows.iter().enumerate() {
+        let c = cover(*w);
+        for (into, from) in out.iter_mut().zip([c.days, c.hours, c.raw]) {
+            for (lo, hi) in from {
+                into.0.push(i as i32);
+                into.1.push(lo);
+                into.2.push(hi);
+            }
+        }
+    }
+    out
+}
+
+fn bind_windows<'q>(
+    sql: &'static str,
+    windows: &[Window],
+    tenant: Option<Uuid>,
+    types: Option<Vec<String>>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let [days, hours, raw] = pieces(windows);
+    sqlx::query(sql)
+        .bind(days.0)
+        .bind(days.1)
+        .bind(days.2)
+        .bind(hours.0)
+        .bind(hours.1)
+        .bind(hours.2)
+        .bind(raw.0)
+        .bind(raw.1)
+        .bind(raw.2)
+        .bind(tenant)
+        .bind(types)
+}
+
+/// Per window: tenants with customer events, and the System Pulse's counts.
+pub async fn totals(
+    pool: &PgPool,
+    windows: &[Window],
+) -> Result<Vec<crate::model::pulse::DayCounts>, sqlx::Error> {
+    let rows = bind_windows(TOTALS_SQL, windows, None, None)
+        .fetch_all(pool)
+        .await?;
+    let mut out = vec![crate::model::pulse::DayCounts::default(); windows.len()];
+    for row in rows {
+        let w: i32 = row.try_get("w")?;
+        if let Some(slot) = out.get_mut(w as usize) {
+            *slot = crate::model::pulse::DayCounts {
+                active_tenants: row.try_get("active_tenants")?,
+                incidents: row.try_get("incidents")?,
+                replays: row.try_get("replays")?,
+                exports: row.try_get("exports")?,
+                llm_failures: row.try_get("llm_failures")?,
+                llm_calls: row.try_get("llm_calls")?,
+            };
+        }
+    }
+    Ok(out)
+}
 
 /// Which raw events a query needs at the window edges: all of them, or only these types (every
 /// count and time it reads comes from them; the other columns are then incomplete).
@@ -178,38 +263,11 @@ pub async fn activity(
     tenant: Option<Uuid>,
     needs: Needs<'_>,
 ) -> Result<Vec<HashMap<Uuid, Activity>>, sqlx::Error> {
-    type Spans = (Vec<i32>, Vec<Option<DateTime<Utc>>>, Vec<DateTime<Utc>>);
-    let (mut days, mut hours, mut raw): (Spans, Spans, Spans) = Default::default();
-    for (i, w) in windows.iter().enumerate() {
-        let c = cover(*w);
-        for (into, from) in [
-            (&mut days, c.days),
-            (&mut hours, c.hours),
-            (&mut raw, c.raw),
-        ] {
-            for (lo, hi) in from {
-                into.0.push(i as i32);
-                into.1.push(lo);
-                into.2.push(hi);
-            }
-        }
-    }
     let types: Option<Vec<String>> = match needs {
         Needs::All => None,
         Needs::Types(t) => Some(t.iter().map(|s| s.to_string()).collect()),
     };
-    let rows = sqlx::query(ACTIVITY_SQL)
-        .bind(days.0)
-        .bind(days.1)
-        .bind(days.2)
-        .bind(hours.0)
-        .bind(hours.1)
-        .bind(hours.2)
-        .bind(raw.0)
-        .bind(raw.1)
-        .bind(raw.2)
-        .bind(tenant)
-        .bind(types)
+    let rows = bind_windows(ACTIVITY_SQL, windows, tenant, types)
         .fetch_all(pool)
         .await?;
     let mut out = vec![HashMap::new(); windows.len()];
