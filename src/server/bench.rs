@@ -476,7 +476,12 @@ impl Served {
     }
 
     /// A session cookie for the bench operator.
-    async fn sign_in(&self, client: &reqwest::Client) -> Result<String, String> {
+    async fn sign_in(&self) -> Result<String, String> {
+        // The cookie comes with the redirect after signing in; following it would lose it.
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
         let response = client
             .post(self.url("/login"))
             .form(&[("email", BENCH_EMAIL), ("password", BENCH_PASSWORD)])
@@ -716,12 +721,23 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
     drop(pages);
 
     // Everything else against the real server in its own process, so its memory is its own.
+    // Whatever fails there, the tables measured so far are printed first.
+    match served(&pool, &o, &mut out).await {
+        Ok(()) => Ok(out),
+        Err(e) => {
+            println!("{out}");
+            Err(e)
+        }
+    }
+}
+
+async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(), String> {
     eprintln!("starting the server…");
     let server = Served::start().await?;
     let client = reqwest::Client::new();
     let token = format!("Bearer {BENCH_TOKEN}");
     let _ = writeln!(
-        out,
+        *out,
         "\n| read API over HTTP | p50 ms | p95 ms |\n|---|---:|---:|"
     );
     for path in [
@@ -742,11 +758,11 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
             Box::pin(async move { get_ok(client, &url, Some(token), None).await })
         });
         let (p50, p95) = measure(&job, o.runs).await?;
-        let _ = writeln!(out, "| `GET {path}` | {p50:.1} | {p95:.1} |");
+        let _ = writeln!(*out, "| `GET {path}` | {p50:.1} | {p95:.1} |");
     }
     if !o.ingest_only {
         eprintln!("measuring the pulse page's first byte…");
-        let cookie = server.sign_in(&client).await?;
+        let cookie = server.sign_in().await?;
         let mut first = Vec::new();
         let mut whole = Vec::new();
         for _ in 0..=o.runs {
@@ -780,13 +796,13 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
         );
     }
     let _ = writeln!(
-        out,
+        *out,
         "\n| ingestion | events/s | share of COPY |\n|---|---:|---:|"
     );
     eprintln!("COPY of {} events made in memory first…", o.ingest_events);
-    let copy = copy_rate(&pool, &o, o.ingest_events).await?;
+    let copy = copy_rate(pool, o, o.ingest_events).await?;
     let _ = writeln!(
-        out,
+        *out,
         "| COPY of {} events (same table, same indexes) | {copy:.0} | 100% |",
         o.ingest_events
     );
@@ -795,7 +811,7 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
             "ingesting {} events over HTTP in batches of {batch}…",
             o.ingest_events
         );
-        let rate = http_rate(&server.base, BENCH_INGEST_KEY, &o, batch, o.ingest_events).await?;
+        let rate = http_rate(&server.base, BENCH_INGEST_KEY, o, batch, o.ingest_events).await?;
         let _ = writeln!(
             out,
             "| HTTP, batches of {batch}, {} clients | {rate:.0} | {:.0}% |",
@@ -806,11 +822,11 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
     let server_peak = server.peak_rss_mb();
     server.stop().await;
     let _ = writeln!(
-        out,
+        *out,
         "\nPeak resident memory: server process {:.0} MB; bench process (generator, page \
          functions in process, ingestion clients) {:.0} MB",
         server_peak.unwrap_or(f64::NAN),
         peak_rss_mb("self").unwrap_or(f64::NAN)
     );
-    Ok(out)
+    Ok(())
 }

@@ -125,7 +125,9 @@ pub struct Activity {
     pub last_export: Option<DateTime<Utc>>,
 }
 
-/// A query over the pieces of several windows: `$1..$9` are the windows' day, hour and raw
+/// A query over the pieces of several windows (`OFFSET 0` keeps each raw piece its own index
+/// range scan: flattened, PostgreSQL scans the whole span once and filters every row against
+/// every piece): `$1..$9` are the windows' day, hour and raw
 /// pieces (window index, lower and upper bound), `$10` an optional tenant and `$11` optional
 /// event types for the raw edges. `$cols` are the columns each piece contributes (the planner
 /// computes only those), `$select` and `$group` aggregate them.
@@ -148,7 +150,8 @@ macro_rules! window_sql {
                           SELECT * FROM ops_customer_cells c \
                           WHERE c.at > coalesce(r.lo, '-infinity') AND c.at <= r.hi \
                             AND ($10::uuid IS NULL OR c.tenant_id = $10) \
-                            AND ($11::text[] IS NULL OR c.event_type = ANY($11))) c) \
+                            AND ($11::text[] IS NULL OR c.event_type = ANY($11)) \
+                          OFFSET 0) c) \
              SELECT ", $select, " FROM parts GROUP BY ", $group
         )
     };
