@@ -504,20 +504,14 @@ impl Served {
     }
 }
 
-async fn get_ok(
-    client: &reqwest::Client,
-    url: &str,
-    auth: Option<&str>,
-    cookie: Option<&str>,
-) -> Result<(), String> {
-    let mut request = client.get(url);
-    if let Some(a) = auth {
-        request = request.header(reqwest::header::AUTHORIZATION, a);
-    }
-    if let Some(c) = cookie {
-        request = request.header(reqwest::header::COOKIE, c);
-    }
-    let response = request.send().await.map_err(|e| e.to_string())?;
+/// A `GET` with `authorization` that must succeed; the body is read whole.
+async fn get_ok(client: &reqwest::Client, url: &str, authorization: &str) -> Result<(), String> {
+    let response = client
+        .get(url)
+        .header(reqwest::header::AUTHORIZATION, authorization)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     if !response.status().is_success() {
         return Err(format!("GET {url} answered {}", response.status()));
     }
@@ -590,7 +584,7 @@ async fn live_latency(
         }
         until(&mut stream, &mut seen, "changed").await?;
         told.push(t.elapsed().as_secs_f64() * 1000.0);
-        get_ok(client, &server.url("/api/v1/ops/pulse"), Some(&token), None).await?;
+        get_ok(client, &server.url("/api/v1/ops/pulse"), &token).await?;
         refreshed.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let (t50, t95) = percentiles(&mut told);
@@ -755,7 +749,7 @@ async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(),
         let (url, client, token) = (server.url(path), &client, &token);
         let job: Job<'_> = Box::new(move || {
             let url = url.clone();
-            Box::pin(async move { get_ok(client, &url, Some(token), None).await })
+            Box::pin(async move { get_ok(client, &url, token).await })
         });
         let (p50, p95) = measure(&job, o.runs).await?;
         let _ = writeln!(*out, "| `GET {path}` | {p50:.1} | {p95:.1} |");

@@ -36,21 +36,7 @@ pub async fn day_counts(
         .bind(days)
         .fetch_all(pool)
         .await?;
-    let mut counts = vec![DayCounts::default(); days as usize];
-    for row in rows {
-        let day: i32 = row.try_get("day")?;
-        if let Some(slot) = counts.get_mut(day as usize) {
-            *slot = DayCounts {
-                active_tenants: row.try_get("active_tenants")?,
-                incidents: row.try_get("incidents")?,
-                replays: row.try_get("replays")?,
-                exports: row.try_get("exports")?,
-                llm_failures: row.try_get("llm_failures")?,
-                llm_calls: row.try_get("llm_calls")?,
-            };
-        }
-    }
-    Ok(counts)
+    crate::server::pulse::day_counts_from(&rows, "day", days as usize)
 }
 
 /// Counts of one action type in the stickiness windows before `$1` (now) and `$1 - 7 days`

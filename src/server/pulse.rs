@@ -10,6 +10,30 @@ use crate::model::pulse::{
     derive_state, DayCounts, MetricDelta, Pulse, PulseMetrics, Saturation, Thresholds,
 };
 
+/// `n` windows' counts from rows that carry each window's index in column `index`; a window
+/// without a row counts nothing.
+pub(crate) fn day_counts_from(
+    rows: &[sqlx::postgres::PgRow],
+    index: &str,
+    n: usize,
+) -> Result<Vec<DayCounts>, sqlx::Error> {
+    let mut counts = vec![DayCounts::default(); n];
+    for row in rows {
+        let i: i32 = row.try_get(index)?;
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
+            *slot = DayCounts {
+                active_tenants: row.try_get("active_tenants")?,
+                incidents: row.try_get("incidents")?,
+                replays: row.try_get("replays")?,
+                exports: row.try_get("exports")?,
+                llm_failures: row.try_get("llm_failures")?,
+                llm_calls: row.try_get("llm_calls")?,
+            };
+        }
+    }
+    Ok(counts)
+}
+
 /// Counts per 24-hour window: window `d` holds `(as_of - (d+1)·24h, as_of - d·24h]`.
 pub async fn day_counts(
     pool: &PgPool,

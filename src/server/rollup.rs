@@ -233,21 +233,7 @@ pub async fn totals(
     let rows = bind_windows(TOTALS_SQL, windows, None, None)
         .fetch_all(pool)
         .await?;
-    let mut out = vec![crate::model::pulse::DayCounts::default(); windows.len()];
-    for row in rows {
-        let w: i32 = row.try_get("w")?;
-        if let Some(slot) = out.get_mut(w as usize) {
-            *slot = crate::model::pulse::DayCounts {
-                active_tenants: row.try_get("active_tenants")?,
-                incidents: row.try_get("incidents")?,
-                replays: row.try_get("replays")?,
-                exports: row.try_get("exports")?,
-                llm_failures: row.try_get("llm_failures")?,
-                llm_calls: row.try_get("llm_calls")?,
-            };
-        }
-    }
-    Ok(out)
+    super::pulse::day_counts_from(&rows, "w", windows.len())
 }
 
 /// Which raw events a query needs at the window edges: all of them, or only these types (every
