@@ -216,3 +216,33 @@ fn in_the_last_day_replays_fall_by_more_than_the_specs_thirty_percent() {
         "{calls} vs {calls_before}"
     );
 }
+
+/// The story holds whatever the time of day the window ends: traffic follows the clock, so every
+/// end draws a different world.
+#[test]
+fn the_replay_drop_does_not_depend_on_when_the_world_ends() {
+    for k in 1..=6 {
+        let end = crate::ends_at() + Duration::minutes(k * 217);
+        let world = ops_demo::tenants(crate::seed(), end);
+        let (mut last, mut before) = (0.0, 0.0);
+        for e in world.events_by_day().flatten() {
+            if e.event_type != EventType::ReplayExecuted || e.timestamp <= end - Duration::hours(48)
+            {
+                continue;
+            }
+            if e.timestamp > end - Duration::hours(24) {
+                last += 1.0;
+            } else {
+                before += 1.0;
+            }
+        }
+        assert!(
+            before >= 10.0,
+            "ending {end}: {before} replays the day before"
+        );
+        assert!(
+            last < before * 0.7,
+            "ending {end}: {last} replays against {before}"
+        );
+    }
+}
