@@ -9,6 +9,7 @@ mod webhook_receiver;
 mod accuracy;
 mod alerts;
 mod auth;
+mod crash;
 mod customers;
 mod demo;
 mod emitter;
