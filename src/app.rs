@@ -21,6 +21,18 @@ use crate::pages::settings::SettingsPage;
 use crate::pages::stickiness::StickinessPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The page's policy names this response's nonce, which the hydration scripts carry.
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        if let Ok(policy) =
+            axum::http::HeaderValue::from_str(&crate::server::http::csp(Some(&nonce)))
+        {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

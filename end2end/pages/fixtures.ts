@@ -13,12 +13,17 @@ type Pages = {
 
 /**
  * The suite's `test`: page objects as fixtures, and every test fails when the page threw an
- * uncaught error (a panic in the WASM, a failed hydration).
+ * uncaught error (a panic in the WASM, a failed hydration) or the Content-Security-Policy
+ * blocked something.
  */
 export const test = base.extend<Pages>({
   page: async ({ page }, use) => {
     const errors: string[] = [];
     page.on('pageerror', (err) => errors.push(`${err.name}: ${err.message}`));
+    // A script, style or connection the Content-Security-Policy blocked.
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && msg.text().includes('Content Security Policy')) errors.push(msg.text());
+    });
     await use(page);
     expect(errors, 'uncaught errors in the page').toEqual([]);
   },

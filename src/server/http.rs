@@ -73,11 +73,32 @@ pub fn router_with_state(
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        // Pages set their own, with the nonce of their inline scripts; everything else gets
+        // the same policy without one.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&csp(None)).expect("a static policy"),
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state.clone());
     (router, state)
+}
+
+/// The Content-Security-Policy: the app's own scripts, WASM, styles and connections, nothing from
+/// elsewhere, no framing. Inline scripts run only with this response's `nonce`. Styles allow
+/// inline attributes: the charts' tooltips are drawn with them.
+pub fn csp(nonce: Option<&str>) -> String {
+    let scripts = match nonce {
+        Some(nonce) => format!("'self' 'nonce-{nonce}' 'wasm-unsafe-eval'"),
+        None => "'self' 'wasm-unsafe-eval'".to_owned(),
+    };
+    format!(
+        "default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.

@@ -226,14 +226,76 @@ async fn cross_site_posts_are_refused(pool: PgPool) {
 
 #[sqlx::test]
 async fn responses_carry_security_headers(pool: PgPool) {
+    create_admin(&pool).await;
     let server = TestServer::start(pool, None).await;
-    let response = reqwest::get(server.url("/healthz")).await.unwrap();
-    let h = response.headers();
-    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
-    assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
-    assert_eq!(
-        h.get("referrer-policy").unwrap(),
-        "strict-origin-when-cross-origin"
-    );
+    let cookie = sign_in(&server).await;
+    let page = browser()
+        .get(server.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let checks = [
+        reqwest::get(server.url("/healthz")).await.unwrap(),
+        reqwest::get(server.url("/login")).await.unwrap(),
+        reqwest::get(server.url("/api/v1/ops/pulse")).await.unwrap(),
+        reqwest::get(server.url("/pkg/nothing-here.js"))
+            .await
+            .unwrap(),
+    ];
+    for response in checks.iter().chain([&page]) {
+        let h = response.headers();
+        let at = response.url().path();
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff", "{at}");
+        assert_eq!(h.get("x-frame-options").unwrap(), "DENY", "{at}");
+        assert_eq!(h.get("referrer-policy").unwrap(), "same-origin", "{at}");
+        let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+        for directive in [
+            "default-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+            "'wasm-unsafe-eval'",
+        ] {
+            assert!(csp.contains(directive), "{at}: {csp}");
+        }
+        assert!(!csp.contains("'unsafe-eval'"), "{at}: {csp}");
+        let scripts = csp.split(';').find(|d| d.contains("script-src")).unwrap();
+        assert!(!scripts.contains("unsafe-inline"), "{at}: {csp}");
+        assert!(!csp.contains("*"), "{at}: nothing from elsewhere: {csp}");
+    }
+    // The page's inline scripts carry the nonce its policy names, and no script lacks it.
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the page's policy has a nonce")
+        .to_owned();
+    assert!(nonce.len() >= 22, "128 bits of nonce: {nonce}");
+    let html = page.text().await.unwrap();
+    let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+    assert!(!scripts.is_empty());
+    for script in scripts {
+        let tag = &script[..script.find('>').unwrap()];
+        assert!(
+            tag.contains(&format!("nonce=\"{nonce}\"")) || tag.contains(" src="),
+            "a script without the nonce: <script{tag}>"
+        );
+    }
+    // A new page, a new nonce.
+    let again = browser()
+        .get(server.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(!again.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains(&nonce));
     server.stop().await;
 }
