@@ -42,6 +42,19 @@ mod cli {
             #[arg(long, default_value_t = ops_demo::DEFAULT_SEED)]
             seed: u64,
         },
+        /// Move events older than the retention age (OPS_RETENTION_DAYS, default 90) to
+        /// gzip NDJSON files, one per UTC day, with a checksum manifest; then delete them.
+        Archive {
+            /// Archive events older than this many days instead.
+            #[arg(long)]
+            older_than_days: Option<u32>,
+            /// Archive directory (default OPS_ARCHIVE_DIR, or ./archive).
+            #[arg(long)]
+            dir: Option<std::path::PathBuf>,
+        },
+        /// Re-ingest an archive directory, or one of its files, after checking every checksum;
+        /// events already stored are left alone.
+        Restore { path: std::path::PathBuf },
         /// The derived tables (rollups) and their lineage.
         Rollups {
             #[command(subcommand)]
@@ -154,6 +167,41 @@ mod cli {
                 }
                 Ok(())
             }
+            Command::Archive {
+                older_than_days,
+                dir,
+            } => {
+                use ops_console::server::archive;
+                let days = older_than_days.unwrap_or(config.retention.days);
+                let dir = dir.unwrap_or(config.retention.dir.clone());
+                let cutoff = archive::cutoff(chrono::Utc::now(), days);
+                let report = archive::archive(&pool, &dir, cutoff)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for f in &report.files {
+                    println!(
+                        "{}: {} events, {} bytes, sha256 {}",
+                        f.file, f.events, f.bytes, f.sha256
+                    );
+                }
+                println!(
+                    "archived and deleted {} events before {cutoff} into {} files in {}",
+                    report.deleted,
+                    report.files.len(),
+                    dir.display()
+                );
+                Ok(())
+            }
+            Command::Restore { path } => {
+                let report = ops_console::server::archive::restore(&pool, &path)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                println!(
+                    "restored {} events from {} files; {} were already stored",
+                    report.restored, report.files, report.already_stored
+                );
+                Ok(())
+            }
             Command::Rollups { action } => {
                 use ops_console::server::rollup;
                 let failed = |e: sqlx::Error| e.to_string();
@@ -227,6 +275,7 @@ mod cli {
                 let (collect_every, max_live) = (config.collect_every, config.max_live_connections);
                 let redis_url = config.redis_url.clone();
                 let alert_every = config.alert_every;
+                let retention = config.retention.clone();
                 let (app, state) = http::router_with_state(pool, config, options);
                 if let Some(every) = collect_every {
                     collector::Collector::new(
@@ -243,6 +292,7 @@ mod cli {
                     alert_every,
                     alerts::DeliveryPolicy::default(),
                 );
+                ops_console::server::archive::start(state.pool.clone(), retention);
                 let listener = tokio::net::TcpListener::bind(addr)
                     .await
                     .map_err(|e| format!("cannot listen on {addr}: {e}"))?;

@@ -1,6 +1,8 @@
 //! Configuration from the environment (`CONTRACT.md`, "Running the server").
 
 use std::collections::HashSet;
+use std::net::IpAddr;
+use std::path::PathBuf;
 
 #[derive(Clone, Debug, Default)]
 pub struct Config {
@@ -21,6 +23,43 @@ pub struct Config {
     pub alert_every: Option<std::time::Duration>,
     /// An OpenAI-compatible endpoint the Replay Lab may call, besides its simulator.
     pub llm: Option<LlmConfig>,
+    /// The address operators use (`OPS_PUBLIC_URL`); with https the session cookie is always
+    /// `Secure`.
+    pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed (`OPS_TRUSTED_PROXIES`); nobody's when empty.
+    pub trusted_proxies: HashSet<IpAddr>,
+    /// How long events stay in `ops_events`, and where older ones are archived.
+    pub retention: Retention,
+}
+
+/// PIN-105's retention: events older than `days` move to archive files in `dir`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retention {
+    pub days: u32,
+    pub dir: PathBuf,
+    /// How often the server archives; `None`: only `ops-console archive` does.
+    pub every: Option<std::time::Duration>,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            days: 90,
+            dir: PathBuf::from("archive"),
+            every: None,
+        }
+    }
+}
+
+impl Config {
+    /// Whether the session cookie is always `Secure`: the public address is https, or
+    /// `OPS_SECURE_COOKIES` says so.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+            || std::env::var("OPS_SECURE_COOKIES").is_ok_and(|v| v == "1" || v == "true")
+    }
 }
 
 /// `OPS_LLM_BASE_URL`, `OPS_LLM_API_KEY`, `OPS_LLM_MODELS`, `OPS_LLM_PRICES`,
@@ -143,7 +182,46 @@ impl Config {
             }
             _ => None,
         };
+        let public_url = match std::env::var("OPS_PUBLIC_URL") {
+            Ok(url) if !url.trim().is_empty() => {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    return Err(format!(
+                        "OPS_PUBLIC_URL must be an http(s) address, not {url:?}"
+                    ));
+                }
+                Some(url)
+            }
+            _ => None,
+        };
+        let trusted_proxies = std::env::var("OPS_TRUSTED_PROXIES")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpAddr>()
+                    .map_err(|_| format!("OPS_TRUSTED_PROXIES: {s:?} is not an IP address"))
+            })
+            .collect::<Result<HashSet<_>, _>>()?;
+        let retention_days = number("OPS_RETENTION_DAYS", 90)?;
+        let retention_days = u32::try_from(retention_days)
+            .ok()
+            .filter(|d| *d >= 1)
+            .ok_or_else(|| "OPS_RETENTION_DAYS must be at least 1".to_owned())?;
+        let archive_secs = number("OPS_ARCHIVE_INTERVAL_SECS", 3600)?;
+        let retention = Retention {
+            days: retention_days,
+            dir: std::env::var("OPS_ARCHIVE_DIR")
+                .ok()
+                .filter(|d| !d.trim().is_empty())
+                .map_or_else(|| PathBuf::from("archive"), PathBuf::from),
+            every: (archive_secs > 0).then(|| std::time::Duration::from_secs(archive_secs)),
+        };
         Ok(Config {
+            public_url,
+            trusted_proxies,
+            retention,
             database_url,
             ingest_keys: secret_list("OPS_INGEST_KEYS"),
             api_tokens: secret_list("OPS_API_TOKENS"),

@@ -77,7 +77,7 @@ pub async fn page(
     })
 }
 
-fn event_from_row(row: &PgRow) -> Result<Event, sqlx::Error> {
+pub(crate) fn event_from_row(row: &PgRow) -> Result<Event, sqlx::Error> {
     let event_type: String = row.try_get("event_type")?;
     let event_type = EventType::from_str(&event_type).map_err(|e| sqlx::Error::ColumnDecode {
         index: "event_type".into(),

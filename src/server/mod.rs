@@ -23,6 +23,7 @@ macro_rules! subscription_columns {
 
 pub mod alerts;
 pub mod api;
+pub mod archive;
 pub mod auth;
 pub mod bench;
 pub mod collector;

@@ -30,6 +30,7 @@ pub fn config() -> Config {
         redis_url: None,
         alert_every: None,
         llm: None,
+        ..Config::default()
     }
 }
 

@@ -8,6 +8,7 @@ mod webhook_receiver;
 
 mod accuracy;
 mod alerts;
+mod archive;
 mod auth;
 mod crash;
 mod customers;
