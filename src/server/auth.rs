@@ -1,7 +1,7 @@
 //! Who may see what: operators, their sessions, the read-API tokens, and the gate in front of
 //! every route.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
+use super::config::Config;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::model::auth::{safe_next, LoginProblem, Operator};
@@ -149,13 +150,13 @@ pub fn bearer_matches(headers: &HeaderMap, accepted: &std::collections::HashSet<
     bearer(headers).is_some_and(|token| !token.is_empty() && accepted.contains(token))
 }
 
-/// Served over https (directly or behind a proxy that says so): the cookie is then `Secure`.
-fn is_https(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
-        || std::env::var("OPS_SECURE_COOKIES").is_ok_and(|v| v == "1" || v == "true")
+/// Served over https (the public address is, or a proxy says so): the cookie is then `Secure`.
+fn is_https(headers: &HeaderMap, config: &Config) -> bool {
+    config.secure_cookies()
+        || headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
 fn session_cookie(value: &str, max_age: i64, secure: bool) -> HeaderValue {
@@ -286,11 +287,36 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-fn client_addr(request_parts: &axum::http::Extensions) -> String {
-    request_parts
+/// The address failed sign-ins count against: the TCP peer's, or, when the peer is a trusted
+/// proxy, the last `X-Forwarded-For` address that is not itself a trusted proxy. A client's own
+/// `X-Forwarded-For` is ignored unless it came through one.
+fn client_addr(
+    request_parts: &axum::http::Extensions,
+    headers: &HeaderMap,
+    trusted: &std::collections::HashSet<IpAddr>,
+) -> String {
+    let Some(peer) = request_parts
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+        .map(|ConnectInfo(addr)| addr.ip())
+    else {
+        return "unknown".into();
+    };
+    if !trusted.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+        .to_string()
 }
 
 /// Whether this account or address has failed too often lately.
@@ -316,7 +342,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let email = form.email.trim().to_lowercase();
-    let addr = client_addr(&extensions);
+    let addr = client_addr(&extensions, &headers, &state.config.trusted_proxies);
     let next = safe_next(form.next.as_deref());
     let back = |problem: LoginProblem| {
         let query = serde_urlencoded_next(&next);
@@ -330,7 +356,7 @@ pub async fn login(
                 if let Err(e) = super::ingest::store(&state.pool, &[login]).await {
                     tracing::warn!(error = %e, "could not record the LOGIN event");
                 }
-                let secure = is_https(&headers);
+                let secure = is_https(&headers, &state.config);
                 let cookie = session_cookie(&token, SESSION_LIFETIME.num_seconds(), secure);
                 ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
             }
@@ -421,7 +447,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     (
         [(
             header::SET_COOKIE,
-            session_cookie("", 0, is_https(&headers)),
+            session_cookie("", 0, is_https(&headers, &state.config)),
         )],
         Redirect::to("/login"),
     )

@@ -299,3 +299,86 @@ async fn responses_carry_security_headers(pool: PgPool) {
         .contains(&nonce));
     server.stop().await;
 }
+
+#[sqlx::test]
+async fn cookies_are_secure_when_the_public_url_is_https(pool: PgPool) {
+    create_admin(&pool).await;
+    let mut https = config();
+    https.public_url = Some("https://ops.example.internal".into());
+    let server = TestServer::start_with(pool, None, https).await;
+    // Plain http to the server itself (TLS ends at the proxy), no X-Forwarded-Proto.
+    let response = post_login(&server).await;
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    server.stop().await;
+}
+
+/// Failed sign-ins of `count` different accounts, each claiming `forwarded` as the client.
+async fn fail_from(server: &TestServer, forwarded: &str, count: usize) {
+    for _ in 0..count {
+        browser()
+            .post(server.url("/login"))
+            .header("x-forwarded-for", forwarded)
+            .form(&[
+                ("email", format!("nobody-{}@ops.test", uuid::Uuid::new_v4())),
+                ("password", "not the password".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+async fn failure_addresses(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar("SELECT DISTINCT client_addr FROM login_failures ORDER BY 1")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+async fn admin_sign_in_from(server: &TestServer, forwarded: &str) -> String {
+    let r = browser()
+        .post(server.url("/login"))
+        .header("x-forwarded-for", forwarded)
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    location(&r)
+}
+
+#[sqlx::test]
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies(pool: PgPool) {
+    create_admin(&pool).await;
+    // No proxy configured: the header is the client's own claim, and ignored. Changing it
+    // does not escape the throttle on the real address.
+    let server = TestServer::start(pool.clone(), None).await;
+    for n in 0..20 {
+        fail_from(&server, &format!("203.0.113.{n}"), 1).await;
+    }
+    assert_eq!(failure_addresses(&pool).await, ["127.0.0.1"]);
+    let to = admin_sign_in_from(&server, "198.51.100.9").await;
+    assert!(to.starts_with("/login?error=throttled"), "{to}");
+    server.stop().await;
+    sqlx::query("DELETE FROM login_failures")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Through a trusted proxy (this test's own address): the last untrusted address counts,
+    // whatever the client put in front of it.
+    let mut proxied = config();
+    proxied.trusted_proxies = ["127.0.0.1".parse().unwrap()].into();
+    let server = TestServer::start_with(pool.clone(), None, proxied).await;
+    fail_from(&server, "10.9.9.9, 203.0.113.7", 20).await;
+    assert_eq!(failure_addresses(&pool).await, ["203.0.113.7"]);
+    let to = admin_sign_in_from(&server, "203.0.113.7, 127.0.0.1").await;
+    assert!(to.starts_with("/login?error=throttled"), "{to}");
+    let to = admin_sign_in_from(&server, "198.51.100.9").await;
+    assert_eq!(to, "/", "another client is not throttled");
+    server.stop().await;
+}
