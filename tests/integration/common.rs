@@ -240,3 +240,58 @@ pub fn db_addr(pool: &PgPool) -> SocketAddr {
         .parse()
         .expect("a TCP database address")
 }
+
+/// The `ops-console serve` process on `port`, reading the test's own database.
+pub fn spawn_server(pool: &PgPool, port: u16) -> tokio::process::Child {
+    spawn_server_with(pool, port, &[], std::process::Stdio::null())
+}
+
+/// Like [`spawn_server`], with more environment and the log (stderr) going to `log`.
+pub fn spawn_server_with(
+    pool: &PgPool,
+    port: u16,
+    env: &[(&str, &str)],
+    log: std::process::Stdio,
+) -> tokio::process::Child {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let (server, _) = base.rsplit_once('/').expect("a database URL");
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_ops-console"))
+        .arg("serve")
+        .env("DATABASE_URL", format!("{server}/{database}"))
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("OPS_INGEST_KEYS", INGEST_KEY)
+        .env("OPS_API_TOKENS", API_TOKEN)
+        .env("OPS_COLLECT_INTERVAL_SECS", "0")
+        .env("OPS_ALERT_INTERVAL_SECS", "0")
+        .env("LEPTOS_OUTPUT_NAME", "ops-console")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server binary starts")
+}
+
+pub async fn wait_ready(base: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+/// A free local port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

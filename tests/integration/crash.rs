@@ -14,40 +14,6 @@ use serde_json::json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// The `ops-console serve` process on `port`, reading the test's own database.
-fn spawn_server(pool: &PgPool, port: u16) -> tokio::process::Child {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let database = pool.connect_options().get_database().unwrap().to_owned();
-    let (server, _) = base.rsplit_once('/').expect("a database URL");
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_ops-console"))
-        .arg("serve")
-        .env("DATABASE_URL", format!("{server}/{database}"))
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("OPS_INGEST_KEYS", INGEST_KEY)
-        .env("OPS_API_TOKENS", API_TOKEN)
-        .env("OPS_COLLECT_INTERVAL_SECS", "0")
-        .env("OPS_ALERT_INTERVAL_SECS", "0")
-        .env("LEPTOS_OUTPUT_NAME", "ops-console")
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the server binary starts")
-}
-
-async fn wait_ready(base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server did not become ready");
-}
-
 async fn stored(pool: &PgPool, ids: &[Uuid]) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM ops_events WHERE event_id = ANY($1)")
         .bind(ids)
@@ -58,11 +24,7 @@ async fn stored(pool: &PgPool, ids: &[Uuid]) -> i64 {
 
 #[sqlx::test]
 async fn a_killed_server_loses_nothing_it_acknowledged(pool: PgPool) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = spawn_server(&pool, port);
     wait_ready(&base).await;

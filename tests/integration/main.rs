@@ -18,6 +18,8 @@ mod incidents;
 mod infra;
 mod ingest;
 mod live;
+mod logs;
+mod outage;
 mod pulse;
 mod redis_collector;
 mod replay;
