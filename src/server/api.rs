@@ -184,6 +184,7 @@ impl From<EventsPage> for EventsResponse {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct ListParams {
     tenant_id: Option<String>,
@@ -309,6 +310,7 @@ pub fn parse_as_of(params: &HashMap<String, String>) -> Result<DateTime<Utc>, Ap
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct AsOfParams {
     /// RFC 3339: the answer as the console would have given it at that moment
@@ -417,6 +419,7 @@ fn parse_window(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct WindowParams {
     /// RFC 3339: the answer as the console would have given it at that moment
@@ -502,6 +505,7 @@ async fn get_revenue_csv(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct PatternParams {
     /// RFC 3339: the answer as the console would have given it at that moment
@@ -596,6 +600,7 @@ async fn post_replay(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 struct ExportParams {
     incident_id: uuid::Uuid,

@@ -17,6 +17,7 @@ mod emitter;
 mod incidents;
 mod infra;
 mod ingest;
+mod injection;
 mod live;
 mod logs;
 mod outage;
