@@ -104,13 +104,26 @@ pub fn decode(framing: Framing, body: &[u8]) -> Result<Vec<Value>, DecodeError> 
 }
 
 /// Validates every event; either all of them or the list of what is wrong, one entry per bad
-/// event.
+/// event. An `event_id` given twice in one request is a mistake of the sender (which of the two
+/// is the event?): the repeat is named.
 pub fn validate_all(values: Vec<Value>, now: DateTime<Utc>) -> Result<Vec<Event>, Vec<FieldError>> {
     let mut events = Vec::with_capacity(values.len());
     let mut errors = Vec::new();
+    let mut seen = std::collections::HashMap::with_capacity(values.len());
     for (index, value) in values.into_iter().enumerate() {
         match validate_event(index, value, now) {
-            Ok(event) => events.push(event),
+            Ok(event) => match seen.insert(event.event_id, index) {
+                Some(first) => {
+                    seen.insert(event.event_id, first);
+                    errors.push(FieldError {
+                        index,
+                        field: "event_id".into(),
+                        message: format!("repeats the event_id of event {first} in this request"),
+                        also: Vec::new(),
+                    });
+                }
+                None => events.push(event),
+            },
             Err(error) => errors.push(error),
         }
     }
@@ -126,8 +139,7 @@ pub fn validate_all(values: Vec<Value>, now: DateTime<Utc>) -> Result<Vec<Event>
 pub struct IngestOutcome {
     /// Events newly stored.
     pub accepted: u64,
-    /// Events whose `event_id` was already stored (or repeated within the request): not
-    /// stored twice.
+    /// Events whose `event_id` was already stored: not stored twice.
     pub duplicates: u64,
 }
 

@@ -119,12 +119,21 @@ async fn a_resend_is_counted_as_duplicates_and_not_stored_twice(pool: PgPool) {
         post_json(&server, &batch).await.1,
         json!({"accepted": 0, "duplicates": 3})
     );
-    // A repeat inside one request, plus one new event.
+    // A repeat inside one request is the sender's mistake: named, and nothing stored.
     let one = event(9);
-    let mixed = json!([one, one, batch[0], event(10)]);
+    let (status, body) = post_json(&server, &json!([one, one, batch[0], event(10)])).await;
+    assert_eq!(status, 422);
     assert_eq!(
-        post_json(&server, &mixed).await.1,
-        json!({"accepted": 2, "duplicates": 2})
+        body["errors"],
+        json!([{"index": 1, "field": "event_id", "message": "repeats the event_id of event 0 in this request"}])
+    );
+    assert_eq!(count_events(&pool).await, 3);
+    // An event already stored, plus new ones.
+    assert_eq!(
+        post_json(&server, &json!([one, batch[0], event(10)]))
+            .await
+            .1,
+        json!({"accepted": 2, "duplicates": 1})
     );
     assert_eq!(count_events(&pool).await, 5);
     server.stop().await;
@@ -214,6 +223,205 @@ async fn every_refusal_stores_nothing(pool: PgPool) {
     let huge = json!([{"tenant_id": Uuid::new_v4(), "event_type": "LOGIN", "metadata": {"pad": "x".repeat(11 << 20)}}]);
     assert_eq!(post_json(&server, &huge).await.0, 413);
 
+    assert_eq!(count_events(&pool).await, 0);
+    server.stop().await;
+}
+
+/// Bodies meant to hurt: each is refused with a 4xx that says why, and nothing is stored.
+#[sqlx::test]
+async fn hostile_bodies_are_refused_and_store_nothing(pool: PgPool) {
+    let server = TestServer::start(pool.clone(), None).await;
+    let with = |field: &str, value: Value| {
+        let mut e = event(0);
+        e[field] = value;
+        serde_json::to_vec(&json!([e])).unwrap()
+    };
+    let deep = format!(
+        "[{{\"tenant_id\": \"{}\", \"event_type\": \"LOGIN\", \"metadata\": {}1{}}}]",
+        Uuid::new_v4(),
+        "{\"a\":".repeat(200),
+        "}".repeat(200)
+    );
+    let mut invalid_utf8 = serde_json::to_vec(&json!([event(0)])).unwrap();
+    let at = invalid_utf8.len() - 3;
+    invalid_utf8.splice(at..at, [b'"', b'x', 0xff, 0xfe, b'"', b':', b'1', b',']);
+    let cases: Vec<(&str, Vec<u8>, &str, u16, &str)> = vec![
+        (
+            "nested 200 deep",
+            deep.into_bytes(),
+            "application/json",
+            400,
+            "JSON",
+        ),
+        (
+            "invalid UTF-8 in JSON",
+            invalid_utf8.clone(),
+            "application/json",
+            400,
+            "JSON",
+        ),
+        (
+            "invalid UTF-8 in NDJSON",
+            invalid_utf8,
+            "application/x-ndjson",
+            400,
+            "UTF-8",
+        ),
+        (
+            "an empty array",
+            b"[]".to_vec(),
+            "application/json",
+            400,
+            "no events",
+        ),
+        ("an empty body", Vec::new(), "application/json", 400, ""),
+        ("a bare number", b"42".to_vec(), "application/json", 400, "event object"),
+        (
+            "tenant_id a number",
+            with("tenant_id", json!(7)),
+            "application/json",
+            422,
+            "tenant_id",
+        ),
+        (
+            "event_type an array",
+            with("event_type", json!(["LOGIN"])),
+            "application/json",
+            422,
+            "event_type",
+        ),
+        (
+            "event_id not a UUID",
+            with("event_id", json!("nope")),
+            "application/json",
+            422,
+            "event_id",
+        ),
+        (
+            "user_id an object",
+            with("user_id", json!({})),
+            "application/json",
+            422,
+            "user_id",
+        ),
+        (
+            "session_id true",
+            with("session_id", json!(true)),
+            "application/json",
+            422,
+            "session_id",
+        ),
+        (
+            "entity_id a number",
+            with("entity_id", json!(1)),
+            "application/json",
+            422,
+            "entity_id",
+        ),
+        (
+            "entity_type a number",
+            with("entity_type", json!(1)),
+            "application/json",
+            422,
+            "entity_type",
+        ),
+        (
+            "metadata an array",
+            with("metadata", json!([1])),
+            "application/json",
+            422,
+            "metadata",
+        ),
+        (
+            "timestamp in 1970",
+            with("timestamp", json!("1970-01-01T00:00:00Z")),
+            "application/json",
+            422,
+            "timestamp",
+        ),
+        (
+            "timestamp in 2100",
+            with("timestamp", json!("2100-01-01T00:00:00Z")),
+            "application/json",
+            422,
+            "timestamp",
+        ),
+        (
+            "timestamp not a date",
+            with("timestamp", json!("yesterday")),
+            "application/json",
+            422,
+            "timestamp",
+        ),
+        (
+            "severity 2^40",
+            with("severity", json!(1u64 << 40)),
+            "application/json",
+            422,
+            "severity",
+        ),
+        (
+            "severity 0",
+            with("severity", json!(0)),
+            "application/json",
+            422,
+            "severity",
+        ),
+        (
+            "latency -1",
+            with("latency_ms", json!(-1)),
+            "application/json",
+            422,
+            "latency_ms",
+        ),
+        (
+            "latency 2^31",
+            with("latency_ms", json!(1u64 << 31)),
+            "application/json",
+            422,
+            "latency_ms",
+        ),
+        (
+            "latency 1.5",
+            with("latency_ms", json!(1.5)),
+            "application/json",
+            422,
+            "latency_ms",
+        ),
+        (
+            "cost 1e30",
+            with("cost_usd", json!(1e30)),
+            "application/json",
+            422,
+            "cost_usd",
+        ),
+        (
+            "cost negative",
+            with("cost_usd", json!(-0.01)),
+            "application/json",
+            422,
+            "cost_usd",
+        ),
+        (
+            "cost with 7 places",
+            with("cost_usd", json!("0.0000001")),
+            "application/json",
+            422,
+            "cost_usd",
+        ),
+        (
+            "cost NaN text",
+            with("cost_usd", json!("NaN")),
+            "application/json",
+            422,
+            "cost_usd",
+        ),
+    ];
+    for (what, body, content_type, status, says) in cases {
+        let (got, answer) = post(&server, body, content_type, Some(INGEST_KEY)).await;
+        assert_eq!(got, status, "{what}: {answer}");
+        assert!(answer.to_string().contains(says), "{what}: {answer}");
+    }
     assert_eq!(count_events(&pool).await, 0);
     server.stop().await;
 }

@@ -496,4 +496,87 @@ mod tests {
         event["cost_usd"] = json!(9999.999999);
         assert!(validate_event(0, event, now()).is_ok());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Any JSON value, a few levels deep.
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(|f| json!(f)),
+                ".{0,12}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 32, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::btree_map(".{0,8}", inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        const FIELDS: [&str; 12] = [
+            "event_id",
+            "timestamp",
+            "tenant_id",
+            "user_id",
+            "session_id",
+            "event_type",
+            "entity_type",
+            "entity_id",
+            "severity",
+            "latency_ms",
+            "cost_usd",
+            "metadata",
+        ];
+
+        proptest! {
+            /// Whatever arrives, the validator answers (no panic), and what it accepts
+            /// comes back unchanged through the wire format.
+            #[test]
+            fn any_value_is_answered_and_what_passes_round_trips(value in any_json()) {
+                if let Ok(event) = validate_event(0, value, now()) {
+                    let wire = serde_json::to_value(&event).unwrap();
+                    prop_assert_eq!(validate_event(0, wire, now()).unwrap(), event);
+                }
+            }
+
+            /// A valid event with any one field replaced by an arbitrary value is either still
+            /// valid, or refused naming exactly that field.
+            #[test]
+            fn a_bad_field_is_the_one_named(field in 0..FIELDS.len(), value in any_json()) {
+                let mut event = valid();
+                event[FIELDS[field]] = value;
+                match validate_event(0, event, now()) {
+                    Ok(_) => {}
+                    Err(e) => prop_assert_eq!(e.field.as_str(), FIELDS[field], "{:?}", e),
+                }
+            }
+
+            /// Numbers outside their ranges are always refused.
+            #[test]
+            fn out_of_range_numbers_are_refused(n in prop_oneof![i64::MIN..0i64, (i64::from(i32::MAX) + 1)..i64::MAX]) {
+                for field in ["latency_ms", "severity"] {
+                    let mut event = valid();
+                    event[field] = json!(n);
+                    prop_assert_eq!(field_of(event), field);
+                }
+            }
+
+            /// Any object of unknown keys at the top level is refused by name.
+            #[test]
+            fn unknown_top_level_keys_are_refused(key in "[a-z_]{1,12}") {
+                prop_assume!(!FIELDS.contains(&key.as_str()));
+                let mut event = valid();
+                event[key.as_str()] = json!(1);
+                prop_assert!(validate_event(0, event, now()).is_err());
+            }
+        }
+    }
 }
