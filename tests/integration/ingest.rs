@@ -275,7 +275,13 @@ async fn hostile_bodies_are_refused_and_store_nothing(pool: PgPool) {
             "no events",
         ),
         ("an empty body", Vec::new(), "application/json", 400, ""),
-        ("a bare number", b"42".to_vec(), "application/json", 400, "event object"),
+        (
+            "a bare number",
+            b"42".to_vec(),
+            "application/json",
+            400,
+            "event object",
+        ),
         (
             "tenant_id a number",
             with("tenant_id", json!(7)),

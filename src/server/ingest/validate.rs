@@ -521,21 +521,6 @@ mod tests {
             })
         }
 
-        const FIELDS: [&str; 12] = [
-            "event_id",
-            "timestamp",
-            "tenant_id",
-            "user_id",
-            "session_id",
-            "event_type",
-            "entity_type",
-            "entity_id",
-            "severity",
-            "latency_ms",
-            "cost_usd",
-            "metadata",
-        ];
-
         proptest! {
             /// Whatever arrives, the validator answers (no panic), and what it accepts
             /// comes back unchanged through the wire format.
