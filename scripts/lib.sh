@@ -12,6 +12,7 @@ export OPS_ROOT
 # Pinned tool versions: later cargo-leptos releases need a newer rustc than 1.95, and the
 # wasm-bindgen CLI must equal the `wasm-bindgen` crate pinned in Cargo.toml.
 OPS_CARGO_LEPTOS_VERSION="0.3.11"
+OPS_CARGO_FUZZ_VERSION="0.13.2"
 OPS_WASM_BINDGEN_VERSION="0.2.130"
 
 # Progress lines go to stderr so that functions used in $(...) print only their value.
@@ -100,6 +101,28 @@ ensure_rust_tools() {
     step "cargo install wasm-bindgen-cli $OPS_WASM_BINDGEN_VERSION"
     cargo install wasm-bindgen-cli --version "$OPS_WASM_BINDGEN_VERSION"
   fi
+}
+
+# ensure_cargo_fuzz: cargo-fuzz at the pinned version (the fuzz target of the ingestion rules).
+ensure_cargo_fuzz() {
+  _ops_cargo_bin_on_path
+  if ! cargo fuzz --version 2>/dev/null | grep -qF "$OPS_CARGO_FUZZ_VERSION"; then
+    step "cargo install cargo-fuzz $OPS_CARGO_FUZZ_VERSION (about 2 min cold)"
+    cargo install cargo-fuzz --version "$OPS_CARGO_FUZZ_VERSION" --locked
+  fi
+}
+
+# fuzz_ingest SECONDS: runs the ingestion fuzz target for SECONDS from the committed seeds, on a
+# working copy of the corpus under .ops/, so the repository stays as it is. Fails on a crash,
+# leaving the input in crates/ops-ingest/fuzz/artifacts/.
+fuzz_ingest() {
+  local seconds="$1" corpus="$OPS_ROOT/.ops/fuzz-corpus/ingest"
+  mkdir -p "$corpus"
+  cp -n "$OPS_ROOT"/crates/ops-ingest/fuzz/corpus/ingest/* "$corpus"/ 2>/dev/null || true
+  # No sanitizer: the target is safe Rust, and this builds on the stable toolchain.
+  (cd "$OPS_ROOT/crates/ops-ingest/fuzz" &&
+    cargo fuzz run --sanitizer none ingest "$corpus" -- \
+      -max_total_time="$seconds" -max_len=65536 -timeout=5 -print_final_stats=1)
 }
 
 # ensure_rust_components COMPONENT...: e.g. rustfmt clippy.

@@ -9,7 +9,8 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 /// What is wrong with one event: the first bad field, and any others in `also`.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub index: usize,
     pub field: String,
@@ -18,7 +19,8 @@ pub struct FieldError {
     pub also: Vec<FieldProblem>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq, Eq, utoipa::ToSchema)]
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub struct FieldProblem {
     pub field: String,
     pub message: String,
