@@ -85,6 +85,9 @@ mod cli {
             /// Measure ingestion only, not the pages.
             #[arg(long)]
             ingest_only: bool,
+            /// Seconds of 100 signed-in sessions browsing plus steady ingestion; 0 skips it.
+            #[arg(long, default_value_t = 60)]
+            load_secs: u64,
         },
     }
 
@@ -247,6 +250,7 @@ mod cli {
                 clients,
                 reuse,
                 ingest_only,
+                load_secs,
             } => {
                 let options = ops_console::server::bench::BenchOptions {
                     events,
@@ -257,6 +261,7 @@ mod cli {
                     clients: clients.max(1),
                     reuse,
                     ingest_only,
+                    load_secs,
                 };
                 let table = ops_console::server::bench::run(pool, options).await?;
                 println!("{table}");

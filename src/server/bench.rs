@@ -29,7 +29,12 @@ pub struct BenchOptions {
     pub reuse: bool,
     /// Skip the pages; measure ingestion only.
     pub ingest_only: bool,
+    /// Seconds of the load phase (100 sessions plus ingestion); 0 skips it.
+    pub load_secs: u64,
 }
+
+/// Dashboard sessions of the load phase.
+const LOAD_SESSIONS: usize = 100;
 
 /// The stream's mix: (event type, weight).
 const MIX: [(&str, f64); 12] = [
@@ -788,6 +793,48 @@ async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(),
             "| live: event posted → open page told (`changed`) | {n50:.1} | {n95:.1} |\n\
              | live: event posted → page has the new pulse | {r50:.1} | {r95:.1} |"
         );
+    }
+    if !o.ingest_only && o.load_secs > 0 {
+        eprintln!(
+            "{} signed-in sessions browsing the pages with their live streams open, plus \
+             ingestion, for {} s…",
+            LOAD_SESSIONS, o.load_secs
+        );
+        let options = super::load::LoadOptions {
+            sessions: LOAD_SESSIONS,
+            duration: std::time::Duration::from_secs(o.load_secs),
+            think: std::time::Duration::from_secs(1),
+            stagger: std::time::Duration::from_millis(50),
+            ingest_per_sec: 1_000,
+        };
+        let report = super::load::run(
+            &super::load::Target {
+                base: server.base.clone(),
+                email: BENCH_EMAIL.into(),
+                password: BENCH_PASSWORD.into(),
+                ingest_key: BENCH_INGEST_KEY.into(),
+            },
+            &options,
+        )
+        .await;
+        let _ = writeln!(
+            out,
+            "\n| load: {} sessions (a page a second each, live stream open) + 1,000 events/s, {} s | value |\n|---|---:|\n\
+             | page views | {} |\n| page p50 / p95 / max ms | {:.0} / {:.0} / {:.0} |\n\
+             | events ingested meanwhile | {} |\n| live streams open throughout | {} |\n| errors | {} |",
+            LOAD_SESSIONS,
+            o.load_secs,
+            report.page_views,
+            report.percentile(50.0),
+            report.percentile(95.0),
+            report.percentile(100.0),
+            report.events_ingested,
+            report.live_streams,
+            report.errors.len()
+        );
+        for e in report.errors.iter().take(5) {
+            eprintln!("load error: {e}");
+        }
     }
     let _ = writeln!(
         *out,

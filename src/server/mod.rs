@@ -38,6 +38,7 @@ pub mod incidents;
 pub mod infra;
 pub mod ingest;
 pub mod live;
+pub mod load;
 pub mod plain;
 pub mod pulse;
 pub mod replay;

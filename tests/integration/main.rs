@@ -19,6 +19,7 @@ mod infra;
 mod ingest;
 mod injection;
 mod live;
+mod load;
 mod logs;
 mod outage;
 mod pulse;

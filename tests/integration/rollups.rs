@@ -147,6 +147,7 @@ async fn rollup_answers_equal_the_plain_definitions(pool: PgPool) {
         clients: 1,
         reuse: false,
         ingest_only: false,
+        load_secs: 0,
     };
     bench::generate(&pool, &options, end).await.unwrap();
     let edge = Uuid::from_u128(0xed9e);
