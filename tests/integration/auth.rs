@@ -17,9 +17,31 @@ fn location(response: &reqwest::Response) -> String {
 async fn every_page_redirects_to_sign_in_without_a_session(pool: PgPool) {
     let server = TestServer::start(pool, None).await;
     let client = browser();
-    let mut paths: Vec<&str> = TABS.iter().map(|t| t.path).collect();
-    paths.extend(["/events?event_type=LOGIN", "/settings", "/no-such-page"]);
-    for path in paths {
+    // Every route the app declares (parameters filled in), the tabs, and a page that is none.
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut paths: Vec<String> = leptos_axum::generate_route_list(ops_console::app::App)
+        .iter()
+        .map(|route| {
+            route
+                .path()
+                .split('/')
+                .map(|part| {
+                    if part.starts_with(':') || part.starts_with('{') {
+                        id.clone()
+                    } else {
+                        part.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .filter(|path| path != "/login")
+        .collect();
+    assert!(paths.len() >= 10, "routes found: {paths:?}");
+    paths.extend(TABS.iter().map(|t| t.path.to_owned()));
+    paths.extend(["/events?event_type=LOGIN".into(), "/no-such-page".into()]);
+    for path in &paths {
+        let path = path.as_str();
         let response = client.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 303, "{path}");
         assert!(
@@ -28,6 +50,57 @@ async fn every_page_redirects_to_sign_in_without_a_session(pool: PgPool) {
             location(&response)
         );
     }
+    server.stop().await;
+}
+
+/// Every operation of the OpenAPI document answers 401 without a token (or a key, for
+/// ingestion), and with a wrong one; only the health checks and the document itself are open.
+#[sqlx::test]
+async fn every_api_operation_refuses_without_a_token(pool: PgPool) {
+    let server = TestServer::start(pool, None).await;
+    let doc: serde_json::Value = reqwest::get(server.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .split('/')
+            .map(|part| {
+                if part.starts_with('{') {
+                    uuid::Uuid::new_v4().to_string()
+                } else {
+                    part.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().unwrap().keys() {
+            let open = matches!(path.as_str(), "/healthz" | "/readyz");
+            for token in [None, Some("not-a-token")] {
+                let mut request = browser().request(method.parse().unwrap(), server.url(&concrete));
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                let response = request
+                    .header("content-type", "application/json")
+                    .body("{}")
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                if open {
+                    assert_ne!(status, 401, "{method} {path}");
+                } else {
+                    assert_eq!(status, 401, "{method} {path} with {token:?}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 26, "only {checked} operations checked");
     server.stop().await;
 }
 
