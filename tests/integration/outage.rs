@@ -1,6 +1,9 @@
 //! The database away for 30 s under ingestion and page views: ingestion answers 503, pages and
 //! the read API say the data is unavailable, `/readyz` is 503; when it returns everything
-//! recovers without a restart and the emitter delivers its backlog, nothing lost.
+//! recovers without a restart and the emitter delivers its backlog, nothing lost. Once with a
+//! proxy that drops every connection (alongside the other tests), once with PostgreSQL itself
+//! stopped and started again (`scripts/test` runs that one on its own, as it stops the cluster
+//! every test uses).
 
 use std::time::{Duration, Instant};
 
@@ -41,9 +44,45 @@ async fn current_operator(server: &TestServer, cookie: &str) -> u16 {
 
 #[sqlx::test]
 async fn thirty_seconds_without_the_database_lose_nothing(pool: PgPool) {
-    create_admin(&pool).await;
     let proxy = DbProxy::start(db_addr(&pool)).await;
-    let server = TestServer::start(proxy.pool(&pool), None).await;
+    let server_pool = proxy.pool(&pool);
+    let proxy = std::sync::Arc::new(proxy);
+    let (down, up) = (proxy.clone(), proxy.clone());
+    thirty_seconds_without(pool, server_pool, move || down.cut(), move || up.restore()).await;
+}
+
+/// Runs a shell command of the environment variable `var` (set by `scripts/test`).
+fn run_env_command(var: &str) {
+    let command = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set"));
+    let status = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&command)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{var}: {command}");
+}
+
+#[sqlx::test]
+#[ignore = "stops the PostgreSQL every test uses: scripts/test runs it alone, with OPS_PG_STOP and OPS_PG_START"]
+async fn postgres_really_stopped_for_thirty_seconds_loses_nothing(pool: PgPool) {
+    let server_pool = pool.clone();
+    thirty_seconds_without(
+        pool,
+        server_pool,
+        || run_env_command("OPS_PG_STOP"),
+        || run_env_command("OPS_PG_START"),
+    )
+    .await;
+}
+
+async fn thirty_seconds_without(
+    pool: PgPool,
+    server_pool: PgPool,
+    go_down: impl Fn(),
+    come_back: impl Fn(),
+) {
+    create_admin(&pool).await;
+    let server = TestServer::start(server_pool, None).await;
     let cookie = sign_in(&server).await;
     assert_eq!(page(&server, &cookie).await.0, 200);
 
@@ -65,7 +104,7 @@ async fn thirty_seconds_without_the_database_lose_nothing(pool: PgPool) {
         .await
         .expect("delivered while up");
 
-    proxy.cut();
+    go_down();
     let down_since = Instant::now();
     let mut next = 500;
     let mut checked = false;
@@ -91,7 +130,7 @@ async fn thirty_seconds_without_the_database_lose_nothing(pool: PgPool) {
     }
     assert!(emitter.stats().retries > 0, "the emitter retried meanwhile");
 
-    proxy.restore();
+    come_back();
     let back = Instant::now();
     while page(&server, &cookie).await.0 != 200 {
         assert!(
