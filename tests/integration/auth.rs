@@ -215,6 +215,23 @@ async fn sign_in_sets_a_safe_cookie_and_sign_out_ends_the_session(pool: PgPool) 
         .unwrap()
         .contains("; Secure"));
 
+    // A new session id at every sign-in, never one the browser brought (session fixation).
+    let planted = client
+        .post(server.url("/login"))
+        .header("cookie", "ops_session=chosen-by-someone-else")
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let fresh = planted.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = |c: &str| c.split(';').next().unwrap().to_owned();
+    assert!(!fresh.contains("chosen-by-someone-else"), "{fresh}");
+    assert_ne!(token(&fresh), cookie);
+    assert_ne!(
+        token(https.headers()["set-cookie"].to_str().unwrap()),
+        token(&fresh)
+    );
+
     let out = client
         .post(server.url("/logout"))
         .header("cookie", &cookie)
