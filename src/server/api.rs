@@ -97,7 +97,7 @@ async fn healthz() -> &'static str {
     (status = 200, description = "the database answers"),
     (status = 503, description = "the database is unavailable", body = ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(&state.pool).await {
+    match sqlx::query("SELECT 1").execute(&state.intake).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => ApiError::Unavailable(e).into_response(),
     }
@@ -162,7 +162,7 @@ async fn ingest_events(State(state): State<AppState>, headers: HeaderMap, body: 
                 .into_response()
         }
     };
-    match ingest::store(&state.pool, &events).await {
+    match ingest::store(&state.intake, &events).await {
         Ok(outcome) => Json(outcome).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }

@@ -191,7 +191,7 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
         return next.run(request).await;
     }
     let operator = match cookie_value(request.headers(), SESSION_COOKIE) {
-        Some(token) => session_operator(&state.pool, &token).await,
+        Some(token) => session_operator(&state.intake, &token).await,
         None => Ok(None),
     };
     let is_api = path.starts_with("/api/");
@@ -348,12 +348,12 @@ pub async fn login(
         let query = serde_urlencoded_next(&next);
         Redirect::to(&format!("/login?error={}&{query}", problem.code())).into_response()
     };
-    match attempt_login(&state.pool, &email, &form.password, &addr).await {
-        Ok(Ok(operator_id)) => match create_session(&state.pool, operator_id).await {
+    match attempt_login(&state.intake, &email, &form.password, &addr).await {
+        Ok(Ok(operator_id)) => match create_session(&state.intake, operator_id).await {
             Ok(token) => {
                 tracing::info!(%operator_id, "operator signed in");
                 let login = Event::login(PLATFORM_TENANT, "operator").user(operator_id);
-                if let Err(e) = super::ingest::store(&state.pool, &[login]).await {
+                if let Err(e) = super::ingest::store(&state.intake, &[login]).await {
                     tracing::warn!(error = %e, "could not record the LOGIN event");
                 }
                 let secure = is_https(&headers, &state.config);
@@ -438,7 +438,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
         if let Err(e) = sqlx::query("DELETE FROM operator_sessions WHERE token_sha256 = $1")
             .bind(token_digest(&token))
-            .execute(&state.pool)
+            .execute(&state.intake)
             .await
         {
             tracing::warn!(error = %e, "could not delete the session");

@@ -32,6 +32,16 @@ pub fn pool_with(options: PgConnectOptions) -> PgPool {
         .connect_lazy_with(options)
 }
 
+/// The pool of [`AppState::intake`](super::state::AppState::intake): the same database, few
+/// connections, never shared with page analytics.
+pub fn intake_pool(analytics: &PgPool) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(6)
+        .min_connections(0)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with((*analytics.connect_options()).clone())
+}
+
 /// Runs the migrations, waiting up to `patience` for the database to come up.
 pub async fn migrate(pool: &PgPool, patience: Duration) -> Result<(), sqlx::migrate::MigrateError> {
     let deadline = tokio::time::Instant::now() + patience;

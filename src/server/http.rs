@@ -35,6 +35,7 @@ pub fn router_with_state(
         live: super::live::Live::start(pool.clone()),
         alert_wake: Default::default(),
         providers: Arc::new(super::replay::Providers::new(config.llm.clone())),
+        intake: super::db::intake_pool(&pool),
         pool,
         config: Arc::new(config),
         leptos_options,

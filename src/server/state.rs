@@ -7,11 +7,15 @@ use sqlx::PgPool;
 use super::config::Config;
 use super::live::Live;
 
-/// What every handler and server function shares: one pool, the configuration and Leptos's
+/// What every handler and server function shares: the pools, the configuration and Leptos's
 /// own options. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    /// Page analytics and everything else.
     pub pool: PgPool,
+    /// Connections of their own for what must not wait behind page analytics when many pages
+    /// are computed at once: ingestion, sign-in, session checks and readiness.
+    pub intake: PgPool,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
     pub live: Live,
