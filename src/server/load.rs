@@ -73,6 +73,10 @@ struct Shared {
     live_streams: usize,
 }
 
+async fn fail(shared: &Mutex<Shared>, error: String) {
+    shared.lock().await.errors.push(error);
+}
+
 pub async fn run(target: &Target, o: &LoadOptions) -> LoadReport {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -96,11 +100,7 @@ pub async fn run(target: &Target, o: &LoadOptions) -> LoadReport {
     };
     for task in tasks {
         if let Err(e) = task.await {
-            shared
-                .lock()
-                .await
-                .errors
-                .push(format!("a session failed: {e}"));
+            fail(&shared, format!("a session failed: {e}")).await;
         }
     }
     let events_ingested = ingester.await.unwrap_or(0);
@@ -151,28 +151,24 @@ async fn session(
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                shared
-                    .lock()
-                    .await
-                    .errors
-                    .push(format!("session {n}: sign-in refused, sent to {to}"));
+                fail(
+                    shared,
+                    format!("session {n}: sign-in refused, sent to {to}"),
+                )
+                .await;
             }
             cookie
         }
         Ok(r) => {
-            shared
-                .lock()
-                .await
-                .errors
-                .push(format!("session {n}: sign-in answered {}", r.status()));
+            fail(
+                shared,
+                format!("session {n}: sign-in answered {}", r.status()),
+            )
+            .await;
             None
         }
         Err(e) => {
-            shared
-                .lock()
-                .await
-                .errors
-                .push(format!("session {n}: sign-in failed: {e}"));
+            fail(shared, format!("session {n}: sign-in failed: {e}")).await;
             None
         }
     };
@@ -272,16 +268,8 @@ async fn ingest(
             .await;
         match result {
             Ok(r) if r.status().is_success() => accepted += 100,
-            Ok(r) => shared
-                .lock()
-                .await
-                .errors
-                .push(format!("ingestion answered {}", r.status())),
-            Err(e) => shared
-                .lock()
-                .await
-                .errors
-                .push(format!("ingestion failed: {e}")),
+            Ok(r) => fail(shared, format!("ingestion answered {}", r.status())).await,
+            Err(e) => fail(shared, format!("ingestion failed: {e}")).await,
         }
     }
     accepted

@@ -598,7 +598,3 @@ async fn the_api_answers_the_contract_fields_and_honours_as_of(pool: PgPool) {
     assert_eq!(anonymous.status(), 401);
     server.stop().await;
 }
-
-fn urlencode(s: &str) -> String {
-    s.replace('+', "%2B").replace(':', "%3A")
-}

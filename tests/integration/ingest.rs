@@ -550,10 +550,6 @@ async fn the_read_api_pages_newest_first_and_names_bad_parameters(pool: PgPool) 
     server.stop().await;
 }
 
-fn urlencode(s: &str) -> String {
-    s.replace('+', "%2B").replace(':', "%3A")
-}
-
 #[sqlx::test]
 async fn health_and_the_openapi_document(pool: PgPool) {
     let server = TestServer::start(pool, None).await;

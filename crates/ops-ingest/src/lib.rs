@@ -6,6 +6,8 @@ mod validate;
 
 pub use validate::{validate_event, FieldError, FieldProblem};
 
+use std::collections::hash_map::{Entry, HashMap};
+
 use chrono::{DateTime, Utc};
 use ops_events::Event;
 use serde_json::Value;
@@ -108,20 +110,23 @@ pub fn decode(framing: Framing, body: &[u8]) -> Result<Vec<Value>, DecodeError> 
 pub fn validate_all(values: Vec<Value>, now: DateTime<Utc>) -> Result<Vec<Event>, Vec<FieldError>> {
     let mut events = Vec::with_capacity(values.len());
     let mut errors = Vec::new();
-    let mut seen = std::collections::HashMap::with_capacity(values.len());
+    let mut seen = HashMap::with_capacity(values.len());
     for (index, value) in values.into_iter().enumerate() {
         match validate_event(index, value, now) {
-            Ok(event) => match seen.insert(event.event_id, index) {
-                Some(first) => {
-                    seen.insert(event.event_id, first);
-                    errors.push(FieldError {
-                        index,
-                        field: "event_id".into(),
-                        message: format!("repeats the event_id of event {first} in this request"),
-                        also: Vec::new(),
-                    });
+            Ok(event) => match seen.entry(event.event_id) {
+                Entry::Occupied(first) => errors.push(FieldError {
+                    index,
+                    field: "event_id".into(),
+                    message: format!(
+                        "repeats the event_id of event {} in this request",
+                        first.get()
+                    ),
+                    also: Vec::new(),
+                }),
+                Entry::Vacant(slot) => {
+                    slot.insert(index);
+                    events.push(event);
                 }
-                None => events.push(event),
             },
             Err(error) => errors.push(error),
         }
