@@ -19,3 +19,15 @@ pub fn tenant_label(tenant_id: uuid::Uuid, name: Option<&str>) -> String {
     name.map(str::to_owned)
         .unwrap_or_else(|| format!("tenant {}", &tenant_id.to_string()[..8]))
 }
+
+/// Percent-encodes `text` for a query string: everything but the unreserved characters.
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

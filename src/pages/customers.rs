@@ -92,30 +92,19 @@ impl ListQuery {
             params.push("dir=desc".into());
         }
         if !self.q.is_empty() {
-            params.push(format!("q={}", urlencoding(&self.q)));
+            params.push(format!("q={}", crate::model::urlencode(&self.q)));
         }
         if let Some(i) = self.intent {
-            params.push(format!("intent={}", urlencoding(i.label())));
+            params.push(format!("intent={}", crate::model::urlencode(i.label())));
         }
         if let Some(r) = self.risk {
             params.push(format!("risk={}", r.label()));
         }
         if let Some(t) = as_of {
-            params.push(format!("as_of={}", urlencoding(t)));
+            params.push(format!("as_of={}", crate::model::urlencode(t)));
         }
         format!("/customers?{}", params.join("&"))
     }
-}
-
-fn urlencoding(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// "2.3 hours" under two days, else "3.5 days"; `missing` when there is nothing.

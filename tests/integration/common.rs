@@ -296,14 +296,4 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Percent-encodes `s` for a query string: everything but unreserved characters.
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use ops_console::model::urlencode;
