@@ -216,6 +216,7 @@ mod cli {
                 if let RollupAction::Check = action {
                     let problems = rollup::check(&pool).await.map_err(failed)?;
                     for (table, bucket, tenant, problem) in &problems {
+                        let tenant = tenant.map_or("all tenants".into(), |t| t.to_string());
                         println!("{table} {bucket} {tenant}: {problem}");
                     }
                     if !problems.is_empty() {

@@ -177,14 +177,47 @@ const ACTIVITY_SQL: &str = window_sql!(
     "w, tenant_id"
 );
 
-/// The System Pulse's numbers per window, added up in the database.
-const TOTALS_SQL: &str = window_sql!(
-    "tenant_id, incidents, replays, exports, llm_failures, llm_calls",
-    "w, count(DISTINCT tenant_id) AS active_tenants, sum(incidents)::int8 AS incidents, \
-     sum(replays)::int8 AS replays, sum(exports)::int8 AS exports, \
-     sum(llm_failures)::int8 AS llm_failures, sum(llm_calls)::int8 AS llm_calls",
-    "w"
-);
+/// The System Pulse's numbers per window (migration `…10`): the counts from the minute rollup
+/// and the events of the partial minutes at each end (`$1..$6`: window index, lower and upper
+/// bound of each piece); the tenants present from the day rollup (`$7..$9`: the windows), where a
+/// tenant's first and last event in a day decide unless the window lies inside that day and
+/// between them.
+const TOTALS_SQL: &str = "\
+    WITH m AS (SELECT * FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) AS m(w, lo, hi)), \
+         r AS (SELECT * FROM unnest($4::int[], $5::timestamptz[], $6::timestamptz[]) AS r(w, lo, hi)), \
+         win AS (SELECT w, coalesce(lo, '-infinity') AS lo, hi \
+                 FROM unnest($7::int[], $8::timestamptz[], $9::timestamptz[]) AS win(w, lo, hi)), \
+         counts AS ( \
+             SELECT m.w, x.incidents, x.replays, x.exports, x.llm_failures, x.llm_calls \
+             FROM m JOIN ops_rollup_minute x \
+                 ON x.bucket >= coalesce(m.lo, '-infinity') AND x.bucket < m.hi \
+             UNION ALL \
+             SELECT r.w, c.incidents, c.replays, c.exports, c.llm_failures, c.llm_calls \
+             FROM r CROSS JOIN LATERAL ( \
+                 SELECT * FROM ops_customer_cells c \
+                 WHERE c.at > coalesce(r.lo, '-infinity') AND c.at <= r.hi OFFSET 0) c), \
+         sums AS ( \
+             SELECT w, sum(incidents)::int8 AS incidents, sum(replays)::int8 AS replays, \
+                    sum(exports)::int8 AS exports, sum(llm_failures)::int8 AS llm_failures, \
+                    sum(llm_calls)::int8 AS llm_calls \
+             FROM counts GROUP BY w), \
+         present AS ( \
+             SELECT win.w, count(DISTINCT x.tenant_id) AS active_tenants \
+             FROM win JOIN ops_rollup_day x \
+                 ON x.bucket > win.lo - interval '1 day' AND x.bucket <= win.hi \
+             WHERE x.first_event <= win.hi AND x.last_event > win.lo \
+               AND (x.first_event > win.lo OR x.last_event <= win.hi OR EXISTS ( \
+                    SELECT 1 FROM ops_customer_cells c \
+                    WHERE c.tenant_id = x.tenant_id AND c.at > win.lo AND c.at <= win.hi)) \
+             GROUP BY win.w) \
+    SELECT win.w, coalesce(p.active_tenants, 0)::int8 AS active_tenants, \
+           coalesce(s.incidents, 0) AS incidents, coalesce(s.replays, 0) AS replays, \
+           coalesce(s.exports, 0) AS exports, coalesce(s.llm_failures, 0) AS llm_failures, \
+           coalesce(s.llm_calls, 0) AS llm_calls \
+    FROM win LEFT JOIN sums s ON s.w = win.w LEFT JOIN present p ON p.w = win.w";
+
+/// A span `(lo, hi)` of buckets or of raw events; `lo = None` reaches back to the first.
+pub type Span = (Option<DateTime<Utc>>, DateTime<Utc>);
 
 type Spans = (Vec<i32>, Vec<Option<DateTime<Utc>>>, Vec<DateTime<Utc>>);
 
@@ -225,12 +258,57 @@ fn bind_windows<'q>(
         .bind(types)
 }
 
+/// `w` as whole UTC minutes (buckets `[from, to)`) and the raw spans `(lo, hi]` left at its
+/// ends: the pieces of [`totals`].
+pub fn minutes(w: Window) -> (Vec<Span>, Vec<Span>) {
+    let (unit, tick) = (TimeDelta::minutes(1), TimeDelta::microseconds(1));
+    let lo = w.lo.map(micros);
+    let hi = micros(w.hi);
+    if lo.is_some_and(|lo| lo >= hi) {
+        return (Vec::new(), Vec::new());
+    }
+    let first = lo.map(|lo| floor(lo, unit) + unit);
+    let last = floor(hi, unit);
+    if first.is_some_and(|f| f >= last) {
+        return (Vec::new(), vec![(lo, hi)]);
+    }
+    let mut raw = Vec::new();
+    if let (Some(lo), Some(f)) = (lo, first) {
+        raw.push((Some(lo), f - tick));
+    }
+    raw.push((Some(last - tick), hi));
+    (vec![(first, last)], raw)
+}
+
 /// Per window: tenants with customer events, and the System Pulse's counts.
 pub async fn totals(
     pool: &PgPool,
     windows: &[Window],
 ) -> Result<Vec<crate::model::pulse::DayCounts>, sqlx::Error> {
-    let rows = bind_windows(TOTALS_SQL, windows, None, None)
+    let [mut whole, mut raw, mut win] = <[Spans; 3]>::default();
+    for (i, w) in windows.iter().enumerate() {
+        let (m, r) = minutes(*w);
+        for (into, from) in [(&mut whole, m), (&mut raw, r)] {
+            for (lo, hi) in from {
+                into.0.push(i as i32);
+                into.1.push(lo);
+                into.2.push(hi);
+            }
+        }
+        win.0.push(i as i32);
+        win.1.push(w.lo.map(micros));
+        win.2.push(micros(w.hi));
+    }
+    let rows = sqlx::query(TOTALS_SQL)
+        .bind(whole.0)
+        .bind(whole.1)
+        .bind(whole.2)
+        .bind(raw.0)
+        .bind(raw.1)
+        .bind(raw.2)
+        .bind(win.0)
+        .bind(win.1)
+        .bind(win.2)
         .fetch_all(pool)
         .await?;
     super::pulse::day_counts_from(&rows, "w", windows.len())
@@ -383,11 +461,12 @@ pub async fn rebuild(pool: &PgPool) -> Result<(), sqlx::Error> {
         .map(|_| ())
 }
 
-/// Where the rollups differ from a fresh computation: `(rollup, bucket, tenant, problem)`;
+/// Where the rollups differ from a fresh computation: `(rollup, bucket, tenant, problem)` (no
+/// tenant for the minute rollup);
 /// empty when they are exact.
 pub async fn check(
     pool: &PgPool,
-) -> Result<Vec<(String, DateTime<Utc>, Uuid, String)>, sqlx::Error> {
+) -> Result<Vec<(String, DateTime<Utc>, Option<Uuid>, String)>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let rows = sqlx::query("SELECT rollup, bucket, tenant_id, problem FROM ops_rollup_check()")
         .fetch_all(&mut *tx)
@@ -501,6 +580,17 @@ mod tests {
             for t in instants {
                 let inside = (!bounded || t > lo_t) && t <= hi;
                 prop_assert_eq!(reads(&c, t), usize::from(inside), "{:?} at {}", c, t);
+                let (whole, raw) = minutes(w);
+                let by_minutes = Cover { hours: Vec::new(), days: Vec::new(), raw };
+                let read = reads(&by_minutes, t)
+                    + whole
+                        .iter()
+                        .filter(|(lo, hi)| {
+                            let b = floor(t, TimeDelta::minutes(1));
+                            lo.is_none_or(|lo| b >= lo) && b < *hi
+                        })
+                        .count();
+                prop_assert_eq!(read, usize::from(inside), "minutes {:?} at {}", whole, t);
             }
         }
     }

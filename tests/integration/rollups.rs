@@ -12,9 +12,12 @@ use uuid::Uuid;
 fn moments(end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let day = end.duration_trunc(TimeDelta::days(1)).unwrap();
     let hour = end.duration_trunc(TimeDelta::hours(1)).unwrap();
+    let minute = end.duration_trunc(TimeDelta::minutes(1)).unwrap();
     vec![
         end,
         hour,
+        minute,
+        minute + TimeDelta::microseconds(1),
         day,
         day + TimeDelta::microseconds(1),
         hour - TimeDelta::microseconds(1),
@@ -132,6 +135,66 @@ async fn assert_same_answers(pool: &PgPool, as_of: DateTime<Utc>, tenants: &[Uui
     }
 }
 
+/// `rollup::totals` over windows of any length, from a microsecond to days, on and around the
+/// edge events (so that some lie inside one day between a tenant's first and last event there),
+/// against a plain count of the events in each.
+async fn assert_totals_exact(pool: &PgPool, as_of: DateTime<Utc>) {
+    let as_of = as_of.trunc_subsecs(6);
+    let tick = TimeDelta::microseconds(1);
+    let day = as_of.duration_trunc(TimeDelta::days(1)).unwrap();
+    let three = as_of - Duration::days(3);
+    let windows = [
+        (as_of - tick, as_of),
+        (as_of - Duration::minutes(7), as_of),
+        (as_of - Duration::hours(5), as_of - Duration::hours(1)),
+        (day - Duration::hours(5) - tick, day - Duration::hours(5)),
+        (day - Duration::hours(6), day - Duration::hours(4)),
+        (three - tick, three + tick),
+        (three - Duration::seconds(90), three + Duration::seconds(30)),
+        (as_of - Duration::days(1), as_of),
+        (
+            as_of - Duration::days(3) - Duration::minutes(1),
+            as_of - Duration::days(1),
+        ),
+    ];
+    let found = rollup::totals(
+        pool,
+        &windows
+            .iter()
+            .map(|&(lo, hi)| rollup::Window { lo: Some(lo), hi })
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .unwrap();
+    for (&(lo, hi), found) in windows.iter().zip(found) {
+        let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
+            "SELECT count(DISTINCT tenant_id), \
+                    count(*) FILTER (WHERE event_type = 'INCIDENT_CREATED'), \
+                    count(*) FILTER (WHERE event_type = 'REPLAY_EXECUTED'), \
+                    count(*) FILTER (WHERE event_type = 'EXPORT_GENERATED'), \
+                    count(*) FILTER (WHERE event_type = 'LLM_CALL_FAILED'), \
+                    count(*) FILTER (WHERE event_type = 'LLM_CALL_MADE') \
+             FROM ops_events WHERE timestamp > $1 AND timestamp <= $2 \
+               AND tenant_id <> '00000000-0000-0000-0000-000000000000' \
+               AND coalesce(metadata->>'source', '') <> 'operator'",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        let counted = (
+            found.active_tenants,
+            found.incidents,
+            found.replays,
+            found.exports,
+            found.llm_failures,
+            found.llm_calls,
+        );
+        assert_eq!(counted, row, "totals over ({lo}, {hi}]");
+    }
+}
+
 #[sqlx::test]
 async fn rollup_answers_equal_the_plain_definitions(pool: PgPool) {
     let end = Utc::now().trunc_subsecs(6);
@@ -167,6 +230,7 @@ async fn rollup_answers_equal_the_plain_definitions(pool: PgPool) {
     assert!(tenants.len() >= 3, "{tenants:?}");
     for as_of in moments(end) {
         assert_same_answers(&pool, as_of, &tenants).await;
+        assert_totals_exact(&pool, as_of).await;
     }
 
     // A delete recomputes the buckets it touched; answers stay equal.
@@ -182,6 +246,7 @@ async fn rollup_answers_equal_the_plain_definitions(pool: PgPool) {
     assert_exact(&pool, "after a delete").await;
     for as_of in moments(end).into_iter().take(3) {
         assert_same_answers(&pool, as_of, &tenants).await;
+        assert_totals_exact(&pool, as_of).await;
     }
 
     // Events cannot be changed behind the rollups' back.
@@ -199,7 +264,8 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
     let snapshot = |pool: PgPool| async move {
         sqlx::query_scalar::<_, String>(
             "SELECT string_agg(x::text, '|' ORDER BY x::text) FROM \
-             (SELECT h::text AS x FROM ops_rollup_hour h UNION ALL SELECT d::text FROM ops_rollup_day d) s",
+             (SELECT h::text AS x FROM ops_rollup_hour h UNION ALL SELECT d::text FROM ops_rollup_day d \
+              UNION ALL SELECT m::text FROM ops_rollup_minute m) s",
         )
         .fetch_one(&pool)
         .await
@@ -233,7 +299,7 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
     let lineage = rollup::lineage(&pool).await.unwrap();
     assert_eq!(
         lineage.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
-        ["ops_rollup_day", "ops_rollup_hour"]
+        ["ops_rollup_day", "ops_rollup_hour", "ops_rollup_minute"]
     );
     for l in &lineage {
         assert_eq!(l.rebuilt_from_events, events);
