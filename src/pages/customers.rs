@@ -14,11 +14,10 @@ use crate::pages::pulse::TimedHeader;
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_customers(as_of: Option<DateTime<Utc>>) -> Result<Customers, ServerFnError> {
-    use crate::server::{customers, session};
+    use crate::server::{analytics, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = session::moment(as_of);
-    customers::customers(&state.pool, as_of)
+    analytics::customers(&state, as_of)
         .await
         .map_err(session::db_error)
 }

@@ -22,11 +22,11 @@ pub async fn load_patterns(
     hours: i32,
     tenant: Option<Uuid>,
 ) -> Result<Patterns, ServerFnError> {
-    use crate::server::{incidents, session};
+    use crate::server::{analytics, session};
     session::require_operator().await?;
     let state = session::state()?;
     let hours = crate::components::window::clamp_window(hours, &WINDOWS, DEFAULT_WINDOW);
-    incidents::patterns(&state.pool, session::moment(as_of), hours, tenant)
+    analytics::patterns(&state, as_of, hours, tenant)
         .await
         .map_err(session::db_error)
 }
@@ -99,7 +99,10 @@ pub async fn rollback_policy(
         tenants: scope_tenants,
         reason: &reason,
     };
-    match incidents::change_version(&state.pool, change).await {
+    let changed = incidents::change_version(&state.pool, change).await;
+    // The incident pages read the active versions: none may take an answer computed before.
+    state.shared.generation().bump();
+    match changed {
         Ok(id) => Ok(FormOutcome::done(format!(
             "Rolled back: {policy_id} now runs {to_version} for {}. Recorded as change #{id}; undo it from the log below.",
             match scope_tenants {
@@ -118,7 +121,10 @@ pub async fn undo_policy_change(id: i64) -> Result<FormOutcome, ServerFnError> {
     use crate::server::session;
     let operator = session::require_operator().await?;
     let state = session::state()?;
-    match incidents::undo(&state.pool, &operator.email, id).await {
+    let changed = incidents::undo(&state.pool, &operator.email, id).await;
+    // The incident pages read the active versions: none may take an answer computed before.
+    state.shared.generation().bump();
+    match changed {
         Ok(new_id) => Ok(FormOutcome::done(format!(
             "Change #{id} undone (recorded as #{new_id}): the versions are back as they were."
         ))),

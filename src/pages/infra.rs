@@ -12,11 +12,10 @@ use crate::pages::pulse::TimedHeader;
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_infra(as_of: Option<DateTime<Utc>>) -> Result<Infra, ServerFnError> {
-    use crate::server::{infra, session};
+    use crate::server::{analytics, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = session::moment(as_of);
-    infra::infra(&state.pool, as_of)
+    analytics::infra(&state, as_of)
         .await
         .map_err(session::db_error)
 }

@@ -26,14 +26,13 @@ pub struct PulseView {
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
 pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, ServerFnError> {
     use crate::model::pulse::cards;
-    use crate::server::{alerts, pulse, session};
+    use crate::server::{alerts, analytics, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = session::moment(as_of);
     let thresholds = alerts::thresholds(&state.pool)
         .await
         .map_err(session::db_error)?;
-    let pulse = pulse::pulse(&state.pool, as_of, &thresholds)
+    let pulse = analytics::pulse(&state, as_of, &thresholds)
         .await
         .map_err(session::db_error)?;
     let cards = cards(&pulse, &thresholds);

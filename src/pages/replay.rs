@@ -114,7 +114,10 @@ pub async fn promote_version(
         tenants: None,
         reason: &reason,
     };
-    match incidents::change_version(&state.pool, change).await {
+    let changed = incidents::change_version(&state.pool, change).await;
+    // The incident pages read the active versions: none may take an answer computed before.
+    state.shared.generation().bump();
+    match changed {
         Ok(id) => Ok(FormOutcome::done(format!(
             "Promoted: every tenant runs {policy_id} {version}. Recorded as change #{id}; undo it from the log below."
         ))),

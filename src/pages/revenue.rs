@@ -16,12 +16,11 @@ pub async fn load_revenue(
     as_of: Option<DateTime<Utc>>,
     days: i32,
 ) -> Result<Revenue, ServerFnError> {
-    use crate::server::{revenue, session};
+    use crate::server::{analytics, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = session::moment(as_of);
     let days = crate::components::window::clamp_window(days, &WINDOWS, DEFAULT_WINDOW);
-    revenue::revenue(&state.pool, as_of, days)
+    analytics::revenue(&state, as_of, days)
         .await
         .map_err(session::db_error)
 }

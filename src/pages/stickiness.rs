@@ -16,12 +16,11 @@ pub async fn load_stickiness(
     as_of: Option<DateTime<Utc>>,
     days: i32,
 ) -> Result<Funnel, ServerFnError> {
-    use crate::server::{session, stickiness};
+    use crate::server::{analytics, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let as_of = session::moment(as_of);
     let days = crate::components::window::clamp_window(days, &WINDOWS, DEFAULT_WINDOW);
-    stickiness::stickiness(&state.pool, as_of, days)
+    analytics::stickiness(&state, as_of, days)
         .await
         .map_err(session::db_error)
 }

@@ -15,7 +15,7 @@ use utoipa::OpenApi;
 use super::error::ApiError;
 use super::ingest::{self, DecodeError, FieldError, Framing, IngestOutcome};
 use super::state::AppState;
-use super::{auth, events_query};
+use super::{analytics, auth, events_query};
 use crate::model::customers::{CustomerProfile, Customers};
 use crate::model::events::{Cursor, EventFilter, EventsPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::model::incidents::Patterns;
@@ -292,6 +292,13 @@ async fn list_events(
 /// The moment an answer is for: `as_of` when given (a past moment), else now. Any other
 /// parameter is refused by name.
 pub fn parse_as_of(params: &HashMap<String, String>) -> Result<DateTime<Utc>, ApiError> {
+    Ok(requested_as_of(params)?.unwrap_or_else(Utc::now))
+}
+
+/// The `as_of` a request names (`None`: now), and no other parameter.
+pub fn requested_as_of(
+    params: &HashMap<String, String>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
     if let Some(unknown) = params.keys().find(|k| k.as_str() != "as_of") {
         return Err(ApiError::BadRequest(format!(
             "unknown parameter {unknown:?}"
@@ -302,9 +309,9 @@ pub fn parse_as_of(params: &HashMap<String, String>) -> Result<DateTime<Utc>, Ap
         .map(String::as_str)
         .filter(|v| !v.is_empty())
     {
-        None => Ok(Utc::now()),
+        None => Ok(None),
         Some(v) => DateTime::parse_from_rfc3339(v)
-            .map(|t| t.with_timezone(&Utc).min(Utc::now()))
+            .map(|t| Some(t.with_timezone(&Utc).min(Utc::now())))
             .map_err(|_| ApiError::BadRequest("parameter as_of: must be an RFC 3339 time".into())),
     }
 }
@@ -329,11 +336,9 @@ async fn get_pulse(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Pulse>, ApiError> {
-    let as_of = parse_as_of(&params)?;
+    let as_of = requested_as_of(&params)?;
     let thresholds = super::alerts::thresholds(&state.pool).await?;
-    Ok(Json(
-        super::pulse::pulse(&state.pool, as_of, &thresholds).await?,
-    ))
+    Ok(Json(analytics::pulse(&state, as_of, &thresholds).await?))
 }
 
 /// Infra & Limits: each resource's use, growth, projected exhaustion and peak.
@@ -348,8 +353,8 @@ async fn get_infra(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Infra>, ApiError> {
-    let as_of = parse_as_of(&params)?;
-    Ok(Json(super::infra::infra(&state.pool, as_of).await?))
+    let as_of = requested_as_of(&params)?;
+    Ok(Json(analytics::infra(&state, as_of).await?))
 }
 
 /// Customer Intelligence: every tenant's intent, stickiness, silent churn and churn risk,
@@ -365,8 +370,8 @@ async fn get_customers(
     State(state): State<AppState>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Customers>, ApiError> {
-    let as_of = parse_as_of(&params)?;
-    Ok(Json(super::customers::customers(&state.pool, as_of).await?))
+    let as_of = requested_as_of(&params)?;
+    Ok(Json(analytics::customers(&state, as_of).await?))
 }
 
 /// One tenant's profile: the list's fields plus subscription, evidence, time-to-value and the
@@ -443,17 +448,17 @@ async fn get_stickiness(
 ) -> Result<Json<Funnel>, ApiError> {
     use crate::model::stickiness::{DEFAULT_WINDOW, WINDOWS};
     let days = parse_window(&mut params, "days", &WINDOWS, DEFAULT_WINDOW)?;
-    let as_of = parse_as_of(&params)?;
-    Ok(Json(
-        super::stickiness::stickiness(&state.pool, as_of, days).await?,
-    ))
+    let as_of = requested_as_of(&params)?;
+    Ok(Json(analytics::stickiness(&state, as_of, days).await?))
 }
 
 /// The window and moment of a revenue request.
-fn revenue_params(mut params: HashMap<String, String>) -> Result<(DateTime<Utc>, i32), ApiError> {
+fn revenue_params(
+    mut params: HashMap<String, String>,
+) -> Result<(Option<DateTime<Utc>>, i32), ApiError> {
     use crate::model::revenue::{DEFAULT_WINDOW, WINDOWS};
     let days = parse_window(&mut params, "days", &WINDOWS, DEFAULT_WINDOW)?;
-    Ok((parse_as_of(&params)?, days))
+    Ok((requested_as_of(&params)?, days))
 }
 
 /// Revenue & Risk: per-tenant unit economics over the window (lowest margin first), the four
@@ -470,9 +475,7 @@ async fn get_revenue(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Revenue>, ApiError> {
     let (as_of, days) = revenue_params(params)?;
-    Ok(Json(
-        super::revenue::revenue(&state.pool, as_of, days).await?,
-    ))
+    Ok(Json(analytics::revenue(&state, as_of, days).await?))
 }
 
 /// The Revenue & Risk table as CSV (a download).
@@ -487,7 +490,8 @@ async fn get_revenue_csv(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let (as_of, days) = revenue_params(params)?;
-    let revenue = super::revenue::revenue(&state.pool, as_of, days).await?;
+    let revenue = analytics::revenue(&state, as_of, days).await?;
+    let as_of = revenue.as_of;
     let body = super::revenue::to_csv(&revenue)
         .map_err(|e| ApiError::BadRequest(format!("cannot write the CSV: {e}")))?;
     let name = format!(
@@ -539,9 +543,9 @@ async fn get_incident_patterns(
                 .map_err(|_| ApiError::BadRequest("parameter tenant_id: must be a UUID".into()))?,
         ),
     };
-    let as_of = parse_as_of(&params)?;
+    let as_of = requested_as_of(&params)?;
     Ok(Json(
-        super::incidents::patterns(&state.pool, as_of, hours, tenant).await?,
+        analytics::patterns(&state, as_of, hours, tenant).await?,
     ))
 }
 

@@ -31,8 +31,10 @@ pub fn router_with_state(
     config: Config,
     leptos_options: LeptosOptions,
 ) -> (Router, AppState) {
+    let live = super::live::Live::start(pool.clone());
     let state = AppState {
-        live: super::live::Live::start(pool.clone()),
+        shared: super::shared::Shared::new(live.generation().clone()),
+        live,
         alert_wake: Default::default(),
         providers: Arc::new(super::replay::Providers::new(config.llm.clone())),
         intake: super::db::intake_pool(&pool),

@@ -13,6 +13,8 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 
+use super::shared::Generation;
+
 /// Set when the process begins to shut down: open streams end, so a graceful shutdown is not
 /// held up by pages that would stay connected for ever.
 static SHUTDOWN: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
@@ -31,6 +33,7 @@ const CHANNEL: &str = "ops_events";
 #[derive(Clone)]
 pub struct Live {
     changed: broadcast::Sender<()>,
+    generation: Generation,
     connections: Arc<AtomicUsize>,
 }
 
@@ -38,8 +41,10 @@ impl Live {
     /// Starts listening on `pool`'s database; reconnects by itself when the database returns.
     pub fn start(pool: PgPool) -> Live {
         let (changed, _) = broadcast::channel(16);
+        let generation = Generation::default();
         let live = Live {
             changed: changed.clone(),
+            generation: generation.clone(),
             connections: Arc::new(AtomicUsize::new(0)),
         };
         let dirty = Arc::new(AtomicBool::new(false));
@@ -49,12 +54,19 @@ impl Live {
             loop {
                 tick.tick().await;
                 if dirty.swap(false, Ordering::AcqRel) {
+                    // Before the pages hear of it: what they ask next is computed afresh.
+                    generation.bump();
                     // No receiver (no open page) is fine.
                     let _ = changed.send(());
                 }
             }
         });
         live
+    }
+
+    /// Moves before open pages are told that events arrived.
+    pub fn generation(&self) -> &Generation {
+        &self.generation
     }
 
     /// Open live connections of this instance.

@@ -22,6 +22,7 @@ macro_rules! subscription_columns {
 }
 
 pub mod alerts;
+pub mod analytics;
 pub mod api;
 pub mod archive;
 pub mod auth;
@@ -45,5 +46,6 @@ pub mod replay;
 pub mod revenue;
 pub mod rollup;
 pub mod session;
+pub mod shared;
 pub mod state;
 pub mod stickiness;

@@ -21,6 +21,8 @@ pub struct AppState {
     pub live: Live,
     /// Wakes the alert delivery worker.
     pub alert_wake: super::alerts::Wake,
+    /// Page computations in flight, shared by concurrent viewers.
+    pub shared: super::shared::Shared,
     /// The models the Replay Lab can call.
     pub providers: Arc<super::replay::Providers>,
 }

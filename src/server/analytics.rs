@@ -1,0 +1,88 @@
+//! The page analytics as the server functions and the read API ask for them: through
+//! [`Shared`](super::shared::Shared), so that the viewers of one page at one moment share its
+//! computation. `as_of = None` is now.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::state::AppState;
+use crate::model::customers::Customers;
+use crate::model::incidents::Patterns;
+use crate::model::infra::Infra;
+use crate::model::pulse::{Pulse, Thresholds};
+use crate::model::revenue::Revenue;
+use crate::model::stickiness::Funnel;
+
+pub async fn pulse(
+    state: &AppState,
+    as_of: Option<DateTime<Utc>>,
+    thresholds: &Thresholds,
+) -> Result<Pulse, sqlx::Error> {
+    let params = format!("{thresholds:?}");
+    state
+        .shared
+        .run("pulse", &params, as_of, |t| {
+            super::pulse::pulse(&state.pool, t, thresholds)
+        })
+        .await
+}
+
+pub async fn infra(state: &AppState, as_of: Option<DateTime<Utc>>) -> Result<Infra, sqlx::Error> {
+    state
+        .shared
+        .run("infra", "", as_of, |t| super::infra::infra(&state.pool, t))
+        .await
+}
+
+pub async fn customers(
+    state: &AppState,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Customers, sqlx::Error> {
+    state
+        .shared
+        .run("customers", "", as_of, |t| {
+            super::customers::customers(&state.pool, t)
+        })
+        .await
+}
+
+pub async fn stickiness(
+    state: &AppState,
+    as_of: Option<DateTime<Utc>>,
+    days: i32,
+) -> Result<Funnel, sqlx::Error> {
+    state
+        .shared
+        .run("stickiness", &days.to_string(), as_of, |t| {
+            super::stickiness::stickiness(&state.pool, t, days)
+        })
+        .await
+}
+
+pub async fn revenue(
+    state: &AppState,
+    as_of: Option<DateTime<Utc>>,
+    days: i32,
+) -> Result<Revenue, sqlx::Error> {
+    state
+        .shared
+        .run("revenue", &days.to_string(), as_of, |t| {
+            super::revenue::revenue(&state.pool, t, days)
+        })
+        .await
+}
+
+pub async fn patterns(
+    state: &AppState,
+    as_of: Option<DateTime<Utc>>,
+    hours: i32,
+    tenant: Option<Uuid>,
+) -> Result<Patterns, sqlx::Error> {
+    let params = format!("{hours}|{tenant:?}");
+    state
+        .shared
+        .run("patterns", &params, as_of, |t| {
+            super::incidents::patterns(&state.pool, t, hours, tenant)
+        })
+        .await
+}
