@@ -203,3 +203,66 @@ async fn a_damaged_archive_restores_nothing(pool: PgPool) {
     assert!(error.contains("lists no such archive file"), "{error}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Archiving deletes in batches of its own and takes no lock that ingestion waits for: while
+/// days of old events are archived and deleted, new batches keep being acknowledged, and
+/// afterwards the archive holds every old event, the table every new one, and the rollups are
+/// exact.
+#[sqlx::test]
+async fn ingestion_goes_on_while_old_days_are_archived(pool: PgPool) {
+    let now = Utc::now().trunc_subsecs(6);
+    let old = now - Duration::days(120);
+    let mut fixture = Vec::new();
+    for day in 0..4 {
+        for i in 0..6_000 {
+            fixture.push(event(
+                old + Duration::days(day) + Duration::seconds(i * 7),
+                i as usize,
+            ));
+        }
+    }
+    for chunk in fixture.chunks(2_000) {
+        ingest_all(&pool, chunk.to_vec()).await;
+    }
+    let dir = scratch_dir();
+    let cutoff = archive::cutoff(now, 90);
+
+    let archiving = {
+        let (pool, dir) = (pool.clone(), dir.clone());
+        tokio::spawn(async move { archive::archive(&pool, &dir, cutoff).await })
+    };
+    // Batches acknowledged before the archive run ended.
+    let mut during = 0;
+    let mut sent = 0;
+    while !archiving.is_finished() {
+        let batch: Vec<Value> = (0..50).map(|i| event(Utc::now(), sent + i)).collect();
+        sent += batch.len();
+        ingest_all(&pool, batch).await;
+        if !archiving.is_finished() {
+            during += 1;
+        }
+    }
+    let report = archiving.await.unwrap().unwrap();
+    println!(
+        "{during} batches of 50 acknowledged while {} old events were archived",
+        report.deleted
+    );
+    assert_eq!(report.files.len(), 4);
+    assert_eq!(report.deleted, fixture.len() as u64);
+    assert!(
+        during >= 3,
+        "only {during} ingestion batches were acknowledged while the archive ran"
+    );
+    let (old_left, new_stored): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE timestamp < $1), count(*) FILTER (WHERE timestamp >= $1) \
+         FROM ops_events",
+    )
+    .bind(cutoff)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((old_left, new_stored), (0, sent as i64));
+    let problems = ops_console::server::rollup::check(&pool).await.unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
