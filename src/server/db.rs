@@ -42,6 +42,17 @@ pub fn intake_pool(analytics: &PgPool) -> PgPool {
         .connect_lazy_with((*analytics.connect_options()).clone())
 }
 
+/// Opens `n` connections of `pool` at once and returns them to it. A pool opens connections
+/// when asked for them; a hundred dashboards opening at once would otherwise each wait behind
+/// the others' connection set-up. Failures are left to the requests that follow.
+pub async fn warm(pool: &PgPool, n: usize) {
+    let opened = futures::future::join_all((0..n).map(|_| pool.acquire())).await;
+    let failed = opened.iter().filter(|c| c.is_err()).count();
+    if failed > 0 {
+        tracing::debug!(failed, "could not open every connection ahead of time");
+    }
+}
+
 /// Runs the migrations, waiting up to `patience` for the database to come up.
 pub async fn migrate(pool: &PgPool, patience: Duration) -> Result<(), sqlx::migrate::MigrateError> {
     let deadline = tokio::time::Instant::now() + patience;
