@@ -61,6 +61,8 @@ test.describe('replay lab', () => {
     const api = await (await request.get('/api/v1/ops/incidents/patterns', { headers: auth })).json();
     const sample: string = api.regressions[0].sample_incidents[0];
     await page.goto(`/replay/${sample}?policy_version=v11`);
+    // A click before the WASM has taken the page over would submit the form natively.
+    await expect(page.locator('html[data-hydrated="true"]')).toHaveCount(1);
 
     await page.getByLabel('Candidate').selectOption('v11');
     await page.getByLabel('Latest incidents').fill('20');
