@@ -64,8 +64,8 @@ pub async fn rollback_policy(
     tenants: String,
     reason: String,
 ) -> Result<FormOutcome, ServerFnError> {
-    use crate::server::incidents::{self, Change, ChangeError};
-    use crate::server::session;
+    use crate::server::incidents::{Change, ChangeError};
+    use crate::server::{analytics, session};
     let operator = session::require_operator().await?;
     let state = session::state()?;
     let ids: Vec<Uuid> = match tenants
@@ -99,10 +99,7 @@ pub async fn rollback_policy(
         tenants: scope_tenants,
         reason: &reason,
     };
-    let changed = incidents::change_version(&state.pool, change).await;
-    // The incident pages read the active versions: none may take an answer computed before.
-    state.shared.generation().bump();
-    match changed {
+    match analytics::change_version(&state, change).await {
         Ok(id) => Ok(FormOutcome::done(format!(
             "Rolled back: {policy_id} now runs {to_version} for {}. Recorded as change #{id}; undo it from the log below.",
             match scope_tenants {
@@ -117,14 +114,11 @@ pub async fn rollback_policy(
 
 #[server(prefix = "/api/rpc")]
 pub async fn undo_policy_change(id: i64) -> Result<FormOutcome, ServerFnError> {
-    use crate::server::incidents::{self, ChangeError};
-    use crate::server::session;
+    use crate::server::incidents::ChangeError;
+    use crate::server::{analytics, session};
     let operator = session::require_operator().await?;
     let state = session::state()?;
-    let changed = incidents::undo(&state.pool, &operator.email, id).await;
-    // The incident pages read the active versions: none may take an answer computed before.
-    state.shared.generation().bump();
-    match changed {
+    match analytics::undo(&state, &operator.email, id).await {
         Ok(new_id) => Ok(FormOutcome::done(format!(
             "Change #{id} undone (recorded as #{new_id}): the versions are back as they were."
         ))),

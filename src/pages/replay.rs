@@ -102,8 +102,8 @@ pub async fn promote_version(
     version: String,
     reason: String,
 ) -> Result<FormOutcome, ServerFnError> {
-    use crate::server::incidents::{self, Change, ChangeError};
-    use crate::server::session;
+    use crate::server::incidents::{Change, ChangeError};
+    use crate::server::{analytics, session};
     let operator = session::require_operator().await?;
     let state = session::state()?;
     let change = Change {
@@ -114,10 +114,7 @@ pub async fn promote_version(
         tenants: None,
         reason: &reason,
     };
-    let changed = incidents::change_version(&state.pool, change).await;
-    // The incident pages read the active versions: none may take an answer computed before.
-    state.shared.generation().bump();
-    match changed {
+    match analytics::change_version(&state, change).await {
         Ok(id) => Ok(FormOutcome::done(format!(
             "Promoted: every tenant runs {policy_id} {version}. Recorded as change #{id}; undo it from the log below."
         ))),

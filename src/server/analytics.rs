@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::incidents::{Change, ChangeError};
 use super::state::AppState;
 use crate::model::customers::Customers;
 use crate::model::incidents::Patterns;
@@ -85,4 +86,19 @@ pub async fn patterns(
             super::incidents::patterns(&state.pool, t, hours, tenant)
         })
         .await
+}
+
+/// Rollback and Promote. The incident pages read the active versions, so no page takes an
+/// answer computed before the change.
+pub async fn change_version(state: &AppState, change: Change<'_>) -> Result<i64, ChangeError> {
+    let changed = super::incidents::change_version(&state.pool, change).await;
+    state.shared.generation().bump();
+    changed
+}
+
+/// Undo of a version change, as [`change_version`].
+pub async fn undo(state: &AppState, actor: &str, id: i64) -> Result<i64, ChangeError> {
+    let changed = super::incidents::undo(&state.pool, actor, id).await;
+    state.shared.generation().bump();
+    changed
 }

@@ -41,9 +41,9 @@ impl Window {
 /// raw spans `(lo, hi]` of the stream.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Cover {
-    pub days: Vec<(Option<DateTime<Utc>>, DateTime<Utc>)>,
-    pub hours: Vec<(Option<DateTime<Utc>>, DateTime<Utc>)>,
-    pub raw: Vec<(Option<DateTime<Utc>>, DateTime<Utc>)>,
+    pub days: Vec<Span>,
+    pub hours: Vec<Span>,
+    pub raw: Vec<Span>,
 }
 
 /// PostgreSQL keeps microseconds; every bound is cut to them first so that both sides of a
@@ -57,27 +57,42 @@ fn floor(t: DateTime<Utc>, unit: TimeDelta) -> DateTime<Utc> {
         .expect("UTC hours and days divide any timestamp")
 }
 
-/// The pieces that read `w` exactly: buckets wholly inside it, raw events for the rest.
-pub fn cover(w: Window) -> Cover {
-    let (hour, day, tick) = (
-        TimeDelta::hours(1),
-        TimeDelta::days(1),
-        TimeDelta::microseconds(1),
-    );
+/// `w` as the buckets of `unit` wholly inside it (`[from, to)`, none when there are none) and
+/// the raw spans `(lo, hi]` left at its ends.
+fn split(w: Window, unit: TimeDelta) -> (Option<Span>, Vec<Span>) {
+    let tick = TimeDelta::microseconds(1);
     let lo = w.lo.map(micros);
     let hi = micros(w.hi);
-    let mut c = Cover::default();
     if lo.is_some_and(|lo| lo >= hi) {
-        return c;
+        return (None, Vec::new());
     }
     // Buckets b with lo < b and b + unit <= hi.
-    let first = |unit| lo.map(|lo| floor(lo, unit) + unit);
-    let (hour_lo, hour_hi) = (first(hour), floor(hi, hour));
-    if hour_lo.is_some_and(|h| h >= hour_hi) {
-        c.raw.push((lo, hi));
-        return c;
+    let first = lo.map(|lo| floor(lo, unit) + unit);
+    let last = floor(hi, unit);
+    if first.is_some_and(|f| f >= last) {
+        return (None, vec![(lo, hi)]);
     }
-    let (day_lo, day_hi) = (first(day), floor(hi, day));
+    let mut raw = Vec::new();
+    if let (Some(lo), Some(f)) = (lo, first) {
+        raw.push((Some(lo), f - tick));
+    }
+    raw.push((Some(last - tick), hi));
+    (Some((first, last)), raw)
+}
+
+/// The pieces that read `w` exactly: buckets wholly inside it, raw events for the rest.
+pub fn cover(w: Window) -> Cover {
+    let day = TimeDelta::days(1);
+    let (hours, raw) = split(w, TimeDelta::hours(1));
+    let mut c = Cover {
+        raw,
+        ..Cover::default()
+    };
+    let Some((hour_lo, hour_hi)) = hours else {
+        return c;
+    };
+    let day_lo = w.lo.map(|lo| floor(micros(lo), day) + day);
+    let day_hi = floor(micros(w.hi), day);
     if day_lo.is_none_or(|d| d < day_hi) {
         c.days.push((day_lo, day_hi));
         if let (Some(h), Some(d)) = (hour_lo, day_lo) {
@@ -91,10 +106,6 @@ pub fn cover(w: Window) -> Cover {
     } else {
         c.hours.push((hour_lo, hour_hi));
     }
-    if let (Some(lo), Some(h)) = (lo, hour_lo) {
-        c.raw.push((Some(lo), h - tick));
-    }
-    c.raw.push((Some(hour_hi - tick), hi));
     c
 }
 
@@ -227,14 +238,19 @@ fn pieces(windows: &[Window]) -> [Spans; 3] {
     for (i, w) in windows.iter().enumerate() {
         let c = cover(*w);
         for (into, from) in out.iter_mut().zip([c.days, c.hours, c.raw]) {
-            for (lo, hi) in from {
-                into.0.push(i as i32);
-                into.1.push(lo);
-                into.2.push(hi);
-            }
+            push(into, i, from);
         }
     }
     out
+}
+
+/// Appends window `i`'s `spans` to the three arrays a query unnests.
+fn push(into: &mut Spans, i: usize, spans: impl IntoIterator<Item = Span>) {
+    for (lo, hi) in spans {
+        into.0.push(i as i32);
+        into.1.push(lo);
+        into.2.push(hi);
+    }
 }
 
 fn bind_windows<'q>(
@@ -258,46 +274,18 @@ fn bind_windows<'q>(
         .bind(types)
 }
 
-/// `w` as whole UTC minutes (buckets `[from, to)`) and the raw spans `(lo, hi]` left at its
-/// ends: the pieces of [`totals`].
-pub fn minutes(w: Window) -> (Vec<Span>, Vec<Span>) {
-    let (unit, tick) = (TimeDelta::minutes(1), TimeDelta::microseconds(1));
-    let lo = w.lo.map(micros);
-    let hi = micros(w.hi);
-    if lo.is_some_and(|lo| lo >= hi) {
-        return (Vec::new(), Vec::new());
-    }
-    let first = lo.map(|lo| floor(lo, unit) + unit);
-    let last = floor(hi, unit);
-    if first.is_some_and(|f| f >= last) {
-        return (Vec::new(), vec![(lo, hi)]);
-    }
-    let mut raw = Vec::new();
-    if let (Some(lo), Some(f)) = (lo, first) {
-        raw.push((Some(lo), f - tick));
-    }
-    raw.push((Some(last - tick), hi));
-    (vec![(first, last)], raw)
-}
-
-/// Per window: tenants with customer events, and the System Pulse's counts.
+/// Per window: tenants with customer events, and the System Pulse's counts; the counts are read
+/// as whole UTC minutes and the raw events at each end ([`split`]).
 pub async fn totals(
     pool: &PgPool,
     windows: &[Window],
 ) -> Result<Vec<crate::model::pulse::DayCounts>, sqlx::Error> {
     let [mut whole, mut raw, mut win] = <[Spans; 3]>::default();
     for (i, w) in windows.iter().enumerate() {
-        let (m, r) = minutes(*w);
-        for (into, from) in [(&mut whole, m), (&mut raw, r)] {
-            for (lo, hi) in from {
-                into.0.push(i as i32);
-                into.1.push(lo);
-                into.2.push(hi);
-            }
-        }
-        win.0.push(i as i32);
-        win.1.push(w.lo.map(micros));
-        win.2.push(micros(w.hi));
+        let (m, r) = split(*w, TimeDelta::minutes(1));
+        push(&mut whole, i, m);
+        push(&mut raw, i, r);
+        push(&mut win, i, [(w.lo.map(micros), micros(w.hi))]);
     }
     let rows = sqlx::query(TOTALS_SQL)
         .bind(whole.0)
@@ -580,7 +568,7 @@ mod tests {
             for t in instants {
                 let inside = (!bounded || t > lo_t) && t <= hi;
                 prop_assert_eq!(reads(&c, t), usize::from(inside), "{:?} at {}", c, t);
-                let (whole, raw) = minutes(w);
+                let (whole, raw) = split(w, TimeDelta::minutes(1));
                 let by_minutes = Cover { hours: Vec::new(), days: Vec::new(), raw };
                 let read = reads(&by_minutes, t)
                     + whole
