@@ -33,11 +33,9 @@ pub async fn load_latest_incidents() -> Result<Vec<Incident>, ServerFnError> {
     use crate::server::{incidents, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let mut list = incidents::incidents(&state.pool, chrono::Utc::now(), 168, None)
+    incidents::latest(&state.pool, chrono::Utc::now(), 168, 30)
         .await
-        .map_err(session::db_error)?;
-    list.truncate(30);
-    Ok(list)
+        .map_err(session::db_error)
 }
 
 /// Runs a replay from the page and records it (`REPLAY_EXECUTED`, operator).

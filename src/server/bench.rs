@@ -476,8 +476,13 @@ impl Served {
         format!("{}{path}", self.base)
     }
 
-    fn peak_rss_mb(&self) -> Option<f64> {
-        peak_rss_mb(&self.child.id()?.to_string())
+    /// The server's peak resident memory since the last call, then the peak reset to what it
+    /// holds now (Linux `clear_refs` 5), so each phase of the run gets its own figure.
+    fn phase_peak_mb(&self) -> Option<f64> {
+        let pid = self.child.id()?.to_string();
+        let peak = peak_rss_mb(&pid);
+        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+        peak
     }
 
     /// A session cookie for the bench operator.
@@ -794,6 +799,7 @@ async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(),
              | live: event posted → page has the new pulse | {r50:.1} | {r95:.1} |"
         );
     }
+    let mut phases = vec![("start, read API, pulse page, live", server.phase_peak_mb())];
     if !o.ingest_only && o.load_secs > 0 {
         eprintln!(
             "{} signed-in sessions browsing the pages with their live streams open, plus \
@@ -835,6 +841,7 @@ async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(),
         for e in report.errors.iter().take(5) {
             eprintln!("load error: {e}");
         }
+        phases.push(("load", server.phase_peak_mb()));
     }
     let _ = writeln!(
         *out,
@@ -860,13 +867,21 @@ async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(),
             rate / copy * 100.0
         );
     }
-    let server_peak = server.peak_rss_mb();
+    phases.push(("ingestion over HTTP", server.phase_peak_mb()));
+    let now_mb = server.phase_peak_mb();
     server.stop().await;
     let _ = writeln!(
         *out,
-        "\nPeak resident memory: server process {:.0} MB; bench process (generator, page \
-         functions in process, ingestion clients) {:.0} MB",
-        server_peak.unwrap_or(f64::NAN),
+        "\n| server peak resident memory, by phase | MB |\n|---|---:|"
+    );
+    for (phase, mb) in phases {
+        let _ = writeln!(*out, "| {phase} | {:.0} |", mb.unwrap_or(f64::NAN));
+    }
+    let _ = writeln!(
+        *out,
+        "| held at the end | {:.0} |\n\nBench process peak (generator, page functions in \
+         process, ingestion clients): {:.0} MB",
+        now_mb.unwrap_or(f64::NAN),
         peak_rss_mb("self").unwrap_or(f64::NAN)
     );
     Ok(())

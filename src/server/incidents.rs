@@ -33,10 +33,11 @@ const INCIDENTS_SQL: &str = concat!(
        AND timestamp > $1 - make_interval(hours => $2) AND timestamp <= $1 \
        AND ($3::uuid IS NULL OR tenant_id = $3) AND ",
     customer_event!(),
-    " ORDER BY timestamp DESC, event_id DESC"
+    " ORDER BY timestamp DESC, event_id DESC LIMIT $4"
 );
 
-/// What else happened on calls in the window that can explain an incident.
+/// What else happened on calls in `[$1, $2]` that can explain an incident, on every session or
+/// only on the sessions `$4`.
 const CAUSES_SQL: &str = "SELECT session_id, timestamp, event_type, \
             coalesce(metadata->>'error_type', '') AS error_type, \
             coalesce(metadata->>'resource', '') AS resource, \
@@ -44,8 +45,9 @@ const CAUSES_SQL: &str = "SELECT session_id, timestamp, event_type, \
      FROM ops_events \
      WHERE event_type IN ('LLM_CALL_FAILED', 'INFRA_LIMIT_HIT', 'POLICY_BLOCKED') \
        AND session_id IS NOT NULL \
-       AND timestamp > $1 - make_interval(hours => $2, secs => $4) AND timestamp <= $1 \
-       AND ($3::uuid IS NULL OR tenant_id = $3)";
+       AND timestamp >= $1 AND timestamp <= $2 \
+       AND ($3::uuid IS NULL OR tenant_id = $3) \
+       AND ($4::uuid[] IS NULL OR session_id = ANY($4))";
 
 /// Every policy version the stream shows up to `$1`, with its first incident and how many of
 /// its incidents fall in the window. The versions are found by skipping through
@@ -155,15 +157,15 @@ impl CallCauses {
 
 async fn causes(
     pool: &PgPool,
-    as_of: DateTime<Utc>,
-    hours: i32,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
     tenant: Option<Uuid>,
+    sessions: Option<&[Uuid]>,
 ) -> Result<HashMap<Uuid, CallCauses>, sqlx::Error> {
     let rows = sqlx::query(CAUSES_SQL)
-        .bind(as_of)
-        .bind(hours)
+        .bind(from)
+        .bind(to)
         .bind(tenant)
-        .bind(CALL_SPAN_SECS as f64)
+        .bind(sessions)
         .fetch_all(pool)
         .await?;
     let mut by_session: HashMap<Uuid, CallCauses> = HashMap::new();
@@ -197,13 +199,47 @@ pub async fn incidents(
     hours: i32,
     tenant: Option<Uuid>,
 ) -> Result<Vec<Incident>, sqlx::Error> {
+    listed(pool, as_of, hours, tenant, None).await
+}
+
+/// The window's newest `limit` incidents, classified like the whole window's: only their
+/// sessions' calls, and only since the oldest of them, are read for causes.
+pub async fn latest(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+    limit: i64,
+) -> Result<Vec<Incident>, sqlx::Error> {
+    listed(pool, as_of, hours, None, Some(limit)).await
+}
+
+async fn listed(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+    tenant: Option<Uuid>,
+    limit: Option<i64>,
+) -> Result<Vec<Incident>, sqlx::Error> {
     let rows = sqlx::query(INCIDENTS_SQL)
         .bind(as_of)
         .bind(hours)
         .bind(tenant)
+        .bind(limit)
         .fetch_all(pool)
         .await?;
-    let causes = causes(pool, as_of, hours, tenant).await?;
+    let span = Duration::seconds(CALL_SPAN_SECS);
+    let causes = if limit.is_some() {
+        let mut sessions = Vec::with_capacity(rows.len());
+        let mut oldest = as_of;
+        for row in &rows {
+            sessions.extend(row.try_get::<Option<Uuid>, _>("session_id")?);
+            oldest = oldest.min(row.try_get("timestamp")?);
+        }
+        causes(pool, (oldest - span, as_of), tenant, Some(&sessions)).await?
+    } else {
+        let from = as_of - Duration::hours(i64::from(hours)) - span;
+        causes(pool, (from, as_of), tenant, None).await?
+    };
     let mut tenants: Vec<Uuid> = Vec::new();
     let mut list = Vec::with_capacity(rows.len());
     for row in &rows {

@@ -129,10 +129,10 @@ async fn attribution_fixture(pool: &PgPool) -> Vec<(Attribution, Rule)> {
         vec![(s(5), Event::llm_call_failed(A, "gpt-a", "timeout", 1))],
         (Attribution::ContextMissing, Rule::EmptyContext),
     );
-    // 5. A 5xx on the same call, 3 s before.
+    // 5. A 5xx on the same call, 30 s before: the call's first instant.
     add(
         inc("PII_FILTER", "v1", 2),
-        vec![(s(3), Event::llm_call_failed(A, "gpt-a", "5xx", 0))],
+        vec![(s(30), Event::llm_call_failed(A, "gpt-a", "5xx", 0))],
         (Attribution::InfraTimeout, Rule::LlmFailure),
     );
     // 6. A timeout two minutes before is another call; a rate limit is not infra: misuse.
@@ -192,6 +192,24 @@ async fn every_incident_gets_one_class_by_the_rules_in_order(pool: PgPool) {
     let got: Vec<(Attribution, Rule)> = list.iter().map(|i| (i.attribution, i.rule)).collect();
     assert_eq!(got, expected);
     assert!(list.iter().all(|i| i.tenant_name == "acme"));
+}
+
+/// The Replay Lab lists the newest incidents, reading causes only for their sessions and only
+/// back to the oldest of them: with the fifth newest last, its cause lies exactly on that edge.
+#[sqlx::test]
+async fn the_newest_incidents_are_classified_like_the_whole_window(pool: PgPool) {
+    let expected = attribution_fixture(&pool).await;
+    let whole = incidents::incidents(&pool, t0(), 24, None).await.unwrap();
+    for n in 1..=expected.len() + 1 {
+        let newest = incidents::latest(&pool, t0(), 24, n as i64).await.unwrap();
+        let got: Vec<(Attribution, Rule)> =
+            newest.iter().map(|i| (i.attribution, i.rule)).collect();
+        assert_eq!(got, expected[..n.min(expected.len())], "the newest {n}");
+        let ids = |l: &[ops_console::model::incidents::Incident]| {
+            l.iter().map(|i| i.incident_id).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&newest), ids(&whole[..n.min(whole.len())]));
+    }
 }
 
 #[sqlx::test]

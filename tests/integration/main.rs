@@ -14,6 +14,7 @@ mod crash;
 mod customers;
 mod demo;
 mod emitter;
+mod events;
 mod incidents;
 mod infra;
 mod ingest;
