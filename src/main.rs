@@ -1,5 +1,12 @@
 //! The `ops-console` binary: the server and its operator commands.
 
+/// jemalloc instead of the system allocator: under load the server's many short-lived large
+/// buffers (query rows, rendered pages) left glibc's heap at 1.3–2 GB resident after a minute
+/// of 100 sessions; jemalloc reuses and returns that memory (see `BENCHMARKS.md`).
+#[cfg(feature = "ssr")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[cfg(feature = "ssr")]
 mod cli {
     use std::io::Read;
