@@ -291,7 +291,11 @@ mod cli {
                 let retention = config.retention.clone();
                 let (app, state) = http::router_with_state(pool, config, options);
                 // Connections opened before the first visitors arrive, not by them.
-                tokio::join!(db::warm(&state.pool, 8), db::warm(&state.intake, 4));
+                tokio::join!(
+                    db::warm(&state.pool, 8),
+                    db::warm(&state.intake, 4),
+                    db::warm(&state.auth, 4)
+                );
                 if let Some(every) = collect_every {
                     collector::Collector::new(
                         state.pool.clone(),

@@ -97,7 +97,7 @@ async fn healthz() -> &'static str {
     (status = 200, description = "the database answers"),
     (status = 503, description = "the database is unavailable", body = ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(&state.intake).await {
+    match sqlx::query("SELECT 1").execute(&state.auth).await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => ApiError::Unavailable(e).into_response(),
     }

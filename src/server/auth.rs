@@ -51,6 +51,13 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .map_err(|e| AuthError::Hash(e.to_string()))
 }
 
+/// Password checks running at once. Each takes argon2's 19 MiB and a core for tens of
+/// milliseconds: a hundred sign-ins at once made a hundred of them, which took 1.9 GB and left
+/// the runtime's own threads no core, so session checks timed out meanwhile. Two at a time
+/// (one per core of the smallest machine we run on) keeps both bounded; the rest wait their
+/// turn without holding a connection.
+static VERIFYING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|parsed| {
@@ -191,7 +198,7 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
         return next.run(request).await;
     }
     let operator = match cookie_value(request.headers(), SESSION_COOKIE) {
-        Some(token) => session_operator(&state.intake, &token).await,
+        Some(token) => session_operator(&state.auth, &token).await,
         None => Ok(None),
     };
     let is_api = path.starts_with("/api/");
@@ -348,12 +355,12 @@ pub async fn login(
         let query = serde_urlencoded_next(&next);
         Redirect::to(&format!("/login?error={}&{query}", problem.code())).into_response()
     };
-    match attempt_login(&state.intake, &email, &form.password, &addr).await {
-        Ok(Ok(operator_id)) => match create_session(&state.intake, operator_id).await {
+    match attempt_login(&state.auth, &email, &form.password, &addr).await {
+        Ok(Ok(operator_id)) => match create_session(&state.auth, operator_id).await {
             Ok(token) => {
                 tracing::info!(%operator_id, "operator signed in");
                 let login = Event::login(PLATFORM_TENANT, "operator").user(operator_id);
-                if let Err(e) = super::ingest::store(&state.intake, &[login]).await {
+                if let Err(e) = super::ingest::store(&state.auth, &[login]).await {
                     tracing::warn!(error = %e, "could not record the LOGIN event");
                 }
                 let secure = is_https(&headers, &state.config);
@@ -399,9 +406,16 @@ async fn attempt_login(
         None => (None, dummy_hash()?),
     };
     let password = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(|e| AuthError::Hash(e.to_string()))?;
+    let matches = {
+        // Closed only if dropped, which a static never is.
+        let _turn = VERIFYING
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .map_err(|e| AuthError::Hash(e.to_string()))?
+    };
     match (operator_id, matches) {
         (Some(id), true) => {
             sqlx::query("DELETE FROM login_failures WHERE email = $1")
@@ -438,7 +452,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
         if let Err(e) = sqlx::query("DELETE FROM operator_sessions WHERE token_sha256 = $1")
             .bind(token_digest(&token))
-            .execute(&state.intake)
+            .execute(&state.auth)
             .await
         {
             tracing::warn!(error = %e, "could not delete the session");

@@ -32,11 +32,12 @@ pub fn pool_with(options: PgConnectOptions) -> PgPool {
         .connect_lazy_with(options)
 }
 
-/// The pool of [`AppState::intake`](super::state::AppState::intake): the same database, few
-/// connections, never shared with page analytics.
-pub fn intake_pool(analytics: &PgPool) -> PgPool {
+/// A pool beside the analytics one ([`AppState::intake`](super::state::AppState::intake),
+/// [`AppState::auth`](super::state::AppState::auth)): the same database, `n` connections, never
+/// shared with page analytics.
+pub fn side_pool(analytics: &PgPool, n: u32) -> PgPool {
     PgPoolOptions::new()
-        .max_connections(6)
+        .max_connections(n)
         .min_connections(0)
         .acquire_timeout(Duration::from_secs(3))
         .connect_lazy_with((*analytics.connect_options()).clone())

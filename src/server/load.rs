@@ -215,9 +215,15 @@ async fn session(
             .send()
             .await;
         let outcome = match result {
-            Ok(r) if r.status().is_success() => {
-                r.bytes().await.map(|_| ()).map_err(|e| e.to_string())
-            }
+            // A page whose computation failed shows the error panel; a streamed page may have
+            // sent its 200 before, so the body is what tells, and it counts as an error.
+            Ok(r) if r.status().is_success() => match r.text().await {
+                Ok(body) if body.contains("class=\"error-panel\"") => {
+                    Err("the page shows an error panel".to_owned())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            },
             Ok(r) => Err(format!("answered {}", r.status())),
             Err(e) => Err(e.to_string()),
         };

@@ -13,9 +13,13 @@ use super::live::Live;
 pub struct AppState {
     /// Page analytics and everything else.
     pub pool: PgPool,
-    /// Connections of their own for what must not wait behind page analytics when many pages
-    /// are computed at once: ingestion, sign-in, session checks and readiness.
+    /// Connections of their own for ingestion, so that it never waits behind page analytics
+    /// when many pages are computed at once.
     pub intake: PgPool,
+    /// Connections of their own for sign-in, sign-out, session checks and readiness: under
+    /// load, ingestion batches hold their connections while they wait for each other's rollup
+    /// rows, and a session check behind them would time out.
+    pub auth: PgPool,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
     pub live: Live,
