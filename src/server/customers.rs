@@ -97,7 +97,6 @@ pub async fn facts(
     tenant: Option<Uuid>,
 ) -> Result<Vec<TenantFacts>, sqlx::Error> {
     let as_of = rollup::micros(as_of);
-    let lives = lifetimes(pool, as_of, tenant, Needs::All).await?;
     // The stickiness windows: the last 3 days and the 4 before them, now and a week earlier.
     let ago = |d| as_of - Duration::days(d);
     let windows = [(3, 0), (7, 3), (10, 7), (14, 10)].map(|(lo, hi)| Window {
@@ -105,7 +104,11 @@ pub async fn facts(
         hi: ago(hi),
     });
     let actions = ["INCIDENT_VIEWED", "REPLAY_EXECUTED", "EXPORT_GENERATED"];
-    let counts = rollup::activity(pool, &windows, tenant, Needs::Types(&actions)).await?;
+    // Independent reads, each on its own connection: the page waits for the slower, not both.
+    let (lives, counts) = futures::try_join!(
+        lifetimes(pool, as_of, tenant, Needs::All),
+        rollup::activity(pool, &windows, tenant, Needs::Types(&actions))
+    )?;
     let action_counts = |t: &Uuid, recent: usize, older: usize| {
         let (r, o) = (counts[recent].get(t), counts[older].get(t));
         let n = |a: Option<&Activity>, f: fn(&Activity) -> i64| a.map_or(0, f);

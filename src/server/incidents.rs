@@ -220,25 +220,27 @@ async fn listed(
     tenant: Option<Uuid>,
     limit: Option<i64>,
 ) -> Result<Vec<Incident>, sqlx::Error> {
-    let rows = sqlx::query(INCIDENTS_SQL)
+    let listing = sqlx::query(INCIDENTS_SQL)
         .bind(as_of)
         .bind(hours)
         .bind(tenant)
         .bind(limit)
-        .fetch_all(pool)
-        .await?;
+        .fetch_all(pool);
     let span = Duration::seconds(CALL_SPAN_SECS);
-    let causes = if limit.is_some() {
+    let (rows, causes) = if limit.is_some() {
+        let rows = listing.await?;
         let mut sessions = Vec::with_capacity(rows.len());
         let mut oldest = as_of;
         for row in &rows {
             sessions.extend(row.try_get::<Option<Uuid>, _>("session_id")?);
             oldest = oldest.min(row.try_get("timestamp")?);
         }
-        causes(pool, (oldest - span, as_of), tenant, Some(&sessions)).await?
+        let causes = causes(pool, (oldest - span, as_of), tenant, Some(&sessions)).await?;
+        (rows, causes)
     } else {
+        // The whole window's causes do not depend on the list: both are read at once.
         let from = as_of - Duration::hours(i64::from(hours)) - span;
-        causes(pool, (from, as_of), tenant, None).await?
+        futures::try_join!(listing, causes(pool, (from, as_of), tenant, None))?
     };
     let mut tenants: Vec<Uuid> = Vec::new();
     let mut list = Vec::with_capacity(rows.len());
@@ -471,16 +473,23 @@ pub async fn patterns(
     hours: i32,
     tenant: Option<Uuid>,
 ) -> Result<Patterns, sqlx::Error> {
-    let list = incidents(pool, as_of, hours, tenant).await?;
+    let tenant_name = async {
+        Ok::<_, sqlx::Error>(match tenant {
+            Some(t) => Some(label(&names(pool, as_of, &[t]).await?, t)),
+            None => None,
+        })
+    };
+    // Independent reads, each on its own connection: the page waits for the slowest only.
+    let (list, mut regressions, day_over_day, tenant_name) = futures::try_join!(
+        incidents(pool, as_of, hours, tenant),
+        regressions(pool, as_of, hours),
+        day_over_day(pool, as_of, tenant),
+        tenant_name
+    )?;
     let (by_model, by_policy, matrix, attribution, rules) = breakdown(&list);
-    let mut regressions = regressions(pool, as_of, hours).await?;
     if let Some(t) = tenant {
         regressions.retain(|r| r.affected_tenants.contains(&t));
     }
-    let tenant_name = match tenant {
-        Some(t) => Some(label(&names(pool, as_of, &[t]).await?, t)),
-        None => None,
-    };
     Ok(Patterns {
         as_of,
         window_hours: hours,
@@ -493,7 +502,7 @@ pub async fn patterns(
         attribution,
         rules,
         regressions,
-        day_over_day: day_over_day(pool, as_of, tenant).await?,
+        day_over_day,
         recent: list.into_iter().take(RECENT_LIMIT).collect(),
     })
 }

@@ -18,12 +18,13 @@ pub async fn usages(
     window_days: i32,
 ) -> Result<Vec<TenantUsage>, sqlx::Error> {
     let as_of = rollup::micros(as_of);
-    let lives = lifetimes(pool, as_of, None, Needs::All).await?;
-    let window = Window::days_before(as_of, i64::from(window_days));
-    let used = rollup::activity(pool, &[window], None, Needs::All)
-        .await?
-        .pop()
-        .unwrap_or_default();
+    let windows = [Window::days_before(as_of, i64::from(window_days))];
+    // Independent reads, each on its own connection.
+    let (lives, mut used) = futures::try_join!(
+        lifetimes(pool, as_of, None, Needs::All),
+        rollup::activity(pool, &windows, None, Needs::All)
+    )?;
+    let used = used.pop().unwrap_or_default();
     let mut usages: Vec<TenantUsage> = lives
         .into_iter()
         .filter_map(|(t, l)| {

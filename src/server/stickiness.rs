@@ -23,12 +23,13 @@ pub async fn steps(
     window_days: i32,
 ) -> Result<Vec<TenantSteps>, sqlx::Error> {
     let as_of = rollup::micros(as_of);
-    let window = Window::days_before(as_of, i64::from(window_days));
-    let found = rollup::activity(pool, &[window], None, Needs::Types(&STEPS))
-        .await?
-        .pop()
-        .unwrap_or_default();
-    let names = lifetimes(pool, as_of, None, Needs::Types(&["SUBSCRIPTION_STARTED"])).await?;
+    let windows = [Window::days_before(as_of, i64::from(window_days))];
+    // Independent reads, each on its own connection.
+    let (mut found, names) = futures::try_join!(
+        rollup::activity(pool, &windows, None, Needs::Types(&STEPS)),
+        lifetimes(pool, as_of, None, Needs::Types(&["SUBSCRIPTION_STARTED"]))
+    )?;
+    let found = found.pop().unwrap_or_default();
     let mut steps: Vec<TenantSteps> = found
         .into_iter()
         .filter_map(|(tenant_id, a)| {
