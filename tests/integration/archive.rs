@@ -211,7 +211,11 @@ async fn a_damaged_archive_restores_nothing(pool: PgPool) {
 #[sqlx::test]
 async fn ingestion_goes_on_while_old_days_are_archived(pool: PgPool) {
     let now = Utc::now().trunc_subsecs(6);
-    let old = now - Duration::days(120);
+    // Each day's events span 11.7 hours from a UTC midnight, so they make one file per day at
+    // any time of day the test runs.
+    let old = (now - Duration::days(120))
+        .duration_trunc(TimeDelta::days(1))
+        .unwrap();
     let mut fixture = Vec::new();
     for day in 0..4 {
         for i in 0..6_000 {
