@@ -16,9 +16,9 @@ pub struct AppState {
     /// Connections of their own for ingestion, so that it never waits behind page analytics
     /// when many pages are computed at once.
     pub intake: PgPool,
-    /// Connections of their own for sign-in, sign-out, session checks and readiness: under
-    /// load, ingestion batches hold their connections while they wait for each other's rollup
-    /// rows, and a session check behind them would time out.
+    /// Connections of their own for sign-in, sign-out, session checks and readiness, so that
+    /// they never queue behind ingestion batches. (Alone this did not cure the session-check
+    /// timeouts under load; bounding concurrent password checks did, see `auth::VERIFYING`.)
     pub auth: PgPool,
     pub config: Arc<Config>,
     pub leptos_options: LeptosOptions,
