@@ -82,7 +82,6 @@ fn split(w: Window, unit: TimeDelta) -> (Option<Span>, Vec<Span>) {
 
 /// The pieces that read `w` exactly: buckets wholly inside it, raw events for the rest.
 pub fn cover(w: Window) -> Cover {
-    let day = TimeDelta::days(1);
     let (hours, raw) = split(w, TimeDelta::hours(1));
     let mut c = Cover {
         raw,
@@ -91,9 +90,8 @@ pub fn cover(w: Window) -> Cover {
     let Some((hour_lo, hour_hi)) = hours else {
         return c;
     };
-    let day_lo = w.lo.map(|lo| floor(micros(lo), day) + day);
-    let day_hi = floor(micros(w.hi), day);
-    if day_lo.is_none_or(|d| d < day_hi) {
+    // The whole days inside the whole hours; the hours left at either end of them.
+    if let (Some((day_lo, day_hi)), _) = split(w, TimeDelta::days(1)) {
         c.days.push((day_lo, day_hi));
         if let (Some(h), Some(d)) = (hour_lo, day_lo) {
             if h < d {
