@@ -2,7 +2,7 @@
 //! calls, policy versions and their regressions, the spec's day-over-day view, and the active
 //! versions the founder changes with Rollback (and the Replay Lab with Promote).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -13,7 +13,21 @@ use crate::model::incidents::{
     CALL_SPAN_SECS, RECENT_LIMIT,
 };
 
-const INCIDENTS_SQL: &str = concat!(
+/// The window's incidents, from `ops_incident_facts` (migration `…11`): one narrow row per
+/// incident with its metadata's facts extracted, in time order.
+const INCIDENTS_SQL: &str = "SELECT incident_id, timestamp, tenant_id, session_id, severity, \
+            coalesce(nullif(model, ''), '(no model)') AS model, \
+            coalesce(nullif(policy_id, ''), '(no policy)') AS policy_id, \
+            coalesce(nullif(policy_version, ''), '(no version)') AS policy_version, \
+            reported, policies_fired::int8 AS policies_fired, context_empty \
+     FROM ops_incident_facts \
+     WHERE customer AND timestamp > $1 - make_interval(hours => $2) AND timestamp <= $1 \
+       AND ($3::uuid IS NULL OR tenant_id = $3) \
+     ORDER BY timestamp DESC, event_id DESC LIMIT $4";
+
+/// The window's incidents straight from `ops_events`: the plain definition
+/// [`INCIDENTS_SQL`] must equal (`crate::server::plain::incidents`).
+pub const PLAIN_INCIDENTS_SQL: &str = concat!(
     "SELECT coalesce(entity_id, event_id) AS incident_id, timestamp, tenant_id, session_id, severity, \
             coalesce(nullif(metadata->>'model', ''), '(no model)') AS model, \
             coalesce(nullif(metadata->>'policy_id', ''), '(no policy)') AS policy_id, \
@@ -85,11 +99,56 @@ const VERSION_INCIDENTS_SQL: &str = "SELECT coalesce(entity_id, event_id) AS inc
        AND timestamp >= $3 AND timestamp <= $4 AND severity IS NOT NULL \
      ORDER BY timestamp, event_id";
 
+/// The end of the day-over-day view: each day's mean against the day before, the days whose
+/// mean rose by more than the parameter `$rise`.
+macro_rules! rises_over_the_day_before {
+    ($rise:literal) => {
+        concat!(
+            "deltas AS ( \
+                 SELECT *, avg_severity - lag(avg_severity) OVER (PARTITION BY policy_id ORDER BY day) \
+                           AS severity_delta \
+                 FROM per_day) \
+             SELECT policy_id, day, avg_severity, incidents, severity_delta \
+             FROM deltas WHERE severity_delta > ",
+            $rise,
+            " ORDER BY day DESC, severity_delta DESC"
+        )
+    };
+}
+
+/// The spec's "did severity increase?" view (below) from the severity rollup: the week's whole
+/// UTC hours `[$3, $4)` from `ops_rollup_severity_hour`, the incidents at its two ends from
+/// `ops_incident_facts`; one tenant's week from its facts alone. Each day's mean is the same
+/// `numeric` quotient `avg` computes, so the answers are equal to the last bit.
+const DAY_OVER_DAY_ROLLUP_SQL: &str = concat!(
+    "WITH cells AS ( \
+         SELECT policy_id, bucket AS at, incidents::int8 AS incidents, severity_sum \
+         FROM ops_rollup_severity_hour \
+         WHERE $2::uuid IS NULL AND bucket >= $3 AND bucket < $4 \
+         UNION ALL \
+         SELECT policy_id, timestamp, 1, severity FROM ops_incident_facts \
+         WHERE $2::uuid IS NULL AND severity IS NOT NULL AND policy_id IS NOT NULL \
+           AND ((timestamp > $1 - interval '7 days' AND timestamp < $3) \
+                OR (timestamp >= $4 AND timestamp <= $1)) \
+         UNION ALL \
+         SELECT policy_id, timestamp, 1, severity FROM ops_incident_facts \
+         WHERE tenant_id = $2 AND severity IS NOT NULL AND policy_id IS NOT NULL \
+           AND timestamp > $1 - interval '7 days' AND timestamp <= $1), \
+     per_day AS ( \
+         SELECT policy_id, date_trunc('day', at, 'UTC') AS day, \
+                (sum(severity_sum)::numeric / sum(incidents))::float8 AS avg_severity, \
+                sum(incidents)::int8 AS incidents \
+         FROM cells GROUP BY 1, 2), \
+",
+    rises_over_the_day_before!("$5")
+);
+
 /// The spec's "did severity increase?" view, made to run: the window function is computed in
 /// one step and filtered in the next (PostgreSQL does not allow it in `WHERE`), days are UTC
 /// days, and it is a policy's mean severity against the day before (versions mixed), as the
 /// spec has it.
-pub const DAY_OVER_DAY_SQL: &str = "WITH per_day AS ( \
+pub const DAY_OVER_DAY_SQL: &str = concat!(
+    "WITH per_day AS ( \
          SELECT metadata->>'policy_id' AS policy_id, \
                 date_trunc('day', timestamp, 'UTC') AS day, \
                 avg(severity)::float8 AS avg_severity, \
@@ -100,13 +159,9 @@ pub const DAY_OVER_DAY_SQL: &str = "WITH per_day AS ( \
            AND timestamp > $1 - interval '7 days' AND timestamp <= $1 \
            AND ($2::uuid IS NULL OR tenant_id = $2) \
          GROUP BY 1, 2), \
-     deltas AS ( \
-         SELECT *, avg_severity - lag(avg_severity) OVER (PARTITION BY policy_id ORDER BY day) \
-                   AS severity_delta \
-         FROM per_day) \
-     SELECT policy_id, day, avg_severity, incidents, severity_delta \
-     FROM deltas WHERE severity_delta > 0.5 \
-     ORDER BY day DESC, severity_delta DESC";
+",
+    rises_over_the_day_before!("$3")
+);
 
 /// Names of tenants, from their first `SUBSCRIPTION_STARTED` up to `as_of`.
 async fn names(
@@ -199,7 +254,7 @@ pub async fn incidents(
     hours: i32,
     tenant: Option<Uuid>,
 ) -> Result<Vec<Incident>, sqlx::Error> {
-    listed(pool, as_of, hours, tenant, None).await
+    listed(pool, INCIDENTS_SQL, as_of, hours, tenant, None).await
 }
 
 /// The window's newest `limit` incidents, classified like the whole window's: only their
@@ -210,17 +265,19 @@ pub async fn latest(
     hours: i32,
     limit: i64,
 ) -> Result<Vec<Incident>, sqlx::Error> {
-    listed(pool, as_of, hours, None, Some(limit)).await
+    listed(pool, INCIDENTS_SQL, as_of, hours, None, Some(limit)).await
 }
 
-async fn listed(
+/// The incidents `statement` lists (`INCIDENTS_SQL` or its plain definition), classified.
+pub(crate) async fn listed(
     pool: &PgPool,
+    statement: &'static str,
     as_of: DateTime<Utc>,
     hours: i32,
     tenant: Option<Uuid>,
     limit: Option<i64>,
 ) -> Result<Vec<Incident>, sqlx::Error> {
-    let listing = sqlx::query(INCIDENTS_SQL)
+    let listing = sqlx::query(statement)
         .bind(as_of)
         .bind(hours)
         .bind(tenant)
@@ -440,17 +497,48 @@ pub async fn regressions(
     Ok(found)
 }
 
+/// How much a policy's mean severity must rise over the day before to be shown: the spec's
+/// half a point.
+pub const RISE: f64 = 0.5;
+
 /// The spec's day-over-day view over the 7 days up to `as_of`.
 pub async fn day_over_day(
     pool: &PgPool,
     as_of: DateTime<Utc>,
     tenant: Option<Uuid>,
 ) -> Result<Vec<DayOverDay>, sqlx::Error> {
-    let rows = sqlx::query(DAY_OVER_DAY_SQL)
+    day_over_day_rising(pool, as_of, tenant, RISE).await
+}
+
+/// The days whose mean severity rose by more than `rise` over the day before (any `rise`, so
+/// that a test can compare every day).
+pub async fn day_over_day_rising(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    tenant: Option<Uuid>,
+    rise: f64,
+) -> Result<Vec<DayOverDay>, sqlx::Error> {
+    let as_of = crate::server::rollup::micros(as_of);
+    // Whole hours h with as_of - 7 days < h and h + 1 hour <= as_of.
+    let hour = TimeDelta::hours(1);
+    let floor = |t: DateTime<Utc>| t.duration_trunc(hour).expect("UTC hours divide any time");
+    let first = floor(as_of - Duration::days(7)) + hour;
+    let last = floor(as_of).max(first);
+    let rows = sqlx::query(DAY_OVER_DAY_ROLLUP_SQL)
         .bind(as_of)
         .bind(tenant)
+        .bind(first)
+        .bind(last)
+        .bind(rise)
         .fetch_all(pool)
         .await?;
+    day_over_day_rows(&rows)
+}
+
+/// The rows of the day-over-day view, as the page shows them.
+pub(crate) fn day_over_day_rows(
+    rows: &[sqlx::postgres::PgRow],
+) -> Result<Vec<DayOverDay>, sqlx::Error> {
     rows.iter()
         .map(|row| {
             let avg: f64 = row.try_get("avg_severity")?;

@@ -298,3 +298,32 @@ pub async fn timeline(
     }
     Ok(days)
 }
+
+/// The window's incidents, classified, read from `ops_events` itself.
+pub async fn incidents(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+    tenant: Option<Uuid>,
+) -> Result<Vec<crate::model::incidents::Incident>, sqlx::Error> {
+    use crate::server::incidents::{listed, PLAIN_INCIDENTS_SQL};
+    listed(pool, PLAIN_INCIDENTS_SQL, as_of, hours, tenant, None).await
+}
+
+/// The spec's day-over-day view, as written, over `ops_events`: the days whose mean severity
+/// rose by more than `rise` (the spec's 0.5).
+pub async fn day_over_day(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    tenant: Option<Uuid>,
+    rise: f64,
+) -> Result<Vec<crate::model::incidents::DayOverDay>, sqlx::Error> {
+    use crate::server::incidents::{day_over_day_rows, DAY_OVER_DAY_SQL};
+    let rows = sqlx::query(DAY_OVER_DAY_SQL)
+        .bind(as_of)
+        .bind(tenant)
+        .bind(rise)
+        .fetch_all(pool)
+        .await?;
+    day_over_day_rows(&rows)
+}

@@ -3,7 +3,9 @@
 //! very edges of the buckets and windows (plain `INSERT`), then after a delete and a rebuild.
 
 use chrono::{DateTime, Duration, DurationRound, SubsecRound, TimeDelta, Utc};
-use ops_console::server::{bench, customers, demo, plain, pulse, revenue, rollup, stickiness};
+use ops_console::server::{
+    bench, customers, demo, incidents, plain, pulse, revenue, rollup, stickiness,
+};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -32,7 +34,18 @@ fn moments(end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
 /// nowhere, and a cancellation whose reason is a number.
 async fn edge_events(pool: &PgPool, tenant: Uuid, as_of: DateTime<Utc>) {
     let day = as_of.duration_trunc(TimeDelta::days(1)).unwrap();
-    let mut at = vec![as_of, day, day - Duration::hours(5)];
+    // The week's first and last whole hours, where the severity rollup meets the raw facts.
+    let hour = |t: DateTime<Utc>| t.duration_trunc(TimeDelta::hours(1)).unwrap();
+    let week_first = hour(as_of - Duration::days(7)) + Duration::hours(1);
+    let mut at = vec![
+        as_of,
+        day,
+        day - Duration::hours(5),
+        week_first,
+        week_first - TimeDelta::microseconds(1),
+        hour(as_of),
+        hour(as_of) - TimeDelta::microseconds(1),
+    ];
     for d in [1, 3, 7, 10, 14, 30] {
         let t = as_of - Duration::days(d);
         at.extend([
@@ -57,14 +70,15 @@ async fn edge_events(pool: &PgPool, tenant: Uuid, as_of: DateTime<Utc>) {
                 continue;
             }
             sqlx::query(
-                "INSERT INTO ops_events (timestamp, tenant_id, event_type, cost_usd, metadata) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO ops_events (timestamp, tenant_id, event_type, cost_usd, severity, metadata) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(t)
             .bind(tenant)
             .bind(kind)
             .bind(rust_decimal::Decimal::new(1234 + i as i64, 6))
-            .bind(serde_json::json!({"tokens_in": 10 + i, "tokens_out": 2.5}))
+            .bind(1 + (i % 5) as i32)
+            .bind(serde_json::json!({"tokens_in": 10 + i, "tokens_out": 2.5, "policy_id": "EDGE"}))
             .execute(pool)
             .await
             .unwrap();
@@ -121,7 +135,42 @@ async fn assert_same_answers(pool: &PgPool, as_of: DateTime<Utc>, tenants: &[Uui
             "stickiness over {days} days at {as_of}"
         );
     }
+    for hours in [1, 24, 168] {
+        assert_eq!(
+            incidents::incidents(pool, as_of, hours, None)
+                .await
+                .unwrap(),
+            plain::incidents(pool, as_of, hours, None).await.unwrap(),
+            "incidents over {hours} hours at {as_of}"
+        );
+    }
+    // Every day's mean, not only the rises the page shows.
+    for rise in [incidents::RISE, f64::MIN] {
+        assert_eq!(
+            incidents::day_over_day_rising(pool, as_of, None, rise)
+                .await
+                .unwrap(),
+            plain::day_over_day(pool, as_of, None, rise).await.unwrap(),
+            "day over day above {rise:e} at {as_of}"
+        );
+    }
     for &t in tenants {
+        assert_eq!(
+            incidents::incidents(pool, as_of, 168, Some(t))
+                .await
+                .unwrap(),
+            plain::incidents(pool, as_of, 168, Some(t)).await.unwrap(),
+            "{t}'s incidents at {as_of}"
+        );
+        assert_eq!(
+            incidents::day_over_day_rising(pool, as_of, Some(t), f64::MIN)
+                .await
+                .unwrap(),
+            plain::day_over_day(pool, as_of, Some(t), f64::MIN)
+                .await
+                .unwrap(),
+            "{t}'s day over day at {as_of}"
+        );
         assert_eq!(
             customers::facts(pool, as_of, Some(t)).await.unwrap(),
             plain::facts(pool, as_of, Some(t)).await.unwrap(),
@@ -232,6 +281,15 @@ async fn rollup_answers_equal_the_plain_definitions(pool: PgPool) {
         assert_same_answers(&pool, as_of, &tenants).await;
         assert_totals_exact(&pool, as_of).await;
     }
+    // The severity comparison compares something: the data has rises at some moments.
+    let mut rises = 0;
+    for as_of in moments(end) {
+        rises += plain::day_over_day(&pool, as_of.trunc_subsecs(6), None, incidents::RISE)
+            .await
+            .unwrap()
+            .len();
+    }
+    assert!(rises > 0, "no day-over-day rise in the data");
 
     // A delete recomputes the buckets it touched; answers stay equal.
     sqlx::query(
@@ -265,7 +323,9 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
         sqlx::query_scalar::<_, String>(
             "SELECT string_agg(x::text, '|' ORDER BY x::text) FROM \
              (SELECT h::text AS x FROM ops_rollup_hour h UNION ALL SELECT d::text FROM ops_rollup_day d \
-              UNION ALL SELECT m::text FROM ops_rollup_minute m) s",
+              UNION ALL SELECT m::text FROM ops_rollup_minute m \
+              UNION ALL SELECT f::text FROM ops_incident_facts f \
+              UNION ALL SELECT v::text FROM ops_rollup_severity_hour v) s",
         )
         .fetch_one(&pool)
         .await
@@ -283,6 +343,32 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
         problems.iter().all(|p| p.0 == "ops_rollup_day"),
         "{problems:?}"
     );
+    // And the incident facts and severities: a lost fact, a changed severity.
+    sqlx::query("DELETE FROM ops_incident_facts WHERE timestamp = (SELECT min(timestamp) FROM ops_incident_facts)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE ops_rollup_severity_hour SET severity_sum = severity_sum + 1 \
+                 WHERE bucket = (SELECT min(bucket) FROM ops_rollup_severity_hour)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let damaged: std::collections::BTreeSet<String> = rollup::check(&pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.0)
+        .collect();
+    assert_eq!(
+        damaged.into_iter().collect::<Vec<_>>(),
+        [
+            "ops_incident_facts",
+            "ops_rollup_day",
+            "ops_rollup_severity_hour"
+        ]
+    );
 
     rollup::rebuild(&pool).await.unwrap();
     assert_exact(&pool, "after the rebuild").await;
@@ -299,7 +385,13 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
     let lineage = rollup::lineage(&pool).await.unwrap();
     assert_eq!(
         lineage.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
-        ["ops_rollup_day", "ops_rollup_hour", "ops_rollup_minute"]
+        [
+            "ops_incident_facts",
+            "ops_rollup_day",
+            "ops_rollup_hour",
+            "ops_rollup_minute",
+            "ops_rollup_severity_hour"
+        ]
     );
     for l in &lineage {
         assert_eq!(l.rebuilt_from_events, events);
