@@ -337,10 +337,6 @@ pub fn shares(counts: &[i64]) -> Vec<f64> {
     tenths.into_iter().map(|t| t as f64 / 10.0).collect()
 }
 
-fn mean(xs: &[i32]) -> Option<f64> {
-    (!xs.is_empty()).then(|| xs.iter().map(|&x| f64::from(x)).sum::<f64>() / xs.len() as f64)
-}
-
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -348,17 +344,47 @@ fn round2(x: f64) -> f64 {
 #[derive(Default)]
 struct Tally {
     count: i64,
-    severities: Vec<i32>,
+    severities: i64,
+    severity_sum: i64,
 }
 
 impl Tally {
-    fn add(&mut self, severity: Option<i32>) {
-        self.count += 1;
-        self.severities.extend(severity);
+    fn add(&mut self, g: &Group) {
+        self.count += g.count;
+        self.severities += g.severities;
+        self.severity_sum += g.severity_sum;
     }
 
+    /// The mean of the known severities (their sum is a whole number, exact in `f64`).
     fn avg(&self) -> Option<f64> {
-        mean(&self.severities).map(round2)
+        (self.severities > 0).then(|| round2(self.severity_sum as f64 / self.severities as f64))
+    }
+}
+
+/// Incidents that look the same to the heatmaps and the attribution: one model, one policy,
+/// one class by one rule; how many, and the sum of those of their severities that are known.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    pub model: String,
+    pub policy_id: String,
+    pub attribution: Attribution,
+    pub rule: Rule,
+    pub count: i64,
+    pub severities: i64,
+    pub severity_sum: i64,
+}
+
+impl Group {
+    pub fn of(i: &Incident) -> Self {
+        Group {
+            model: i.model.clone(),
+            policy_id: i.policy_id.clone(),
+            attribution: i.attribution,
+            rule: i.rule,
+            count: 1,
+            severities: i64::from(i.severity.is_some()),
+            severity_sum: i64::from(i.severity.unwrap_or(0)),
+        }
     }
 }
 
@@ -370,32 +396,37 @@ fn ranked(map: BTreeMap<String, Tally>) -> Vec<(String, Tally)> {
 }
 
 /// The heatmaps and the attribution distribution of a window's incidents.
-pub fn breakdown(
-    incidents: &[Incident],
-) -> (
+pub fn breakdown(incidents: &[Incident]) -> Breakdown {
+    let groups: Vec<Group> = incidents.iter().map(Group::of).collect();
+    breakdown_groups(&groups)
+}
+
+/// What [`breakdown`] returns: by model, by policy, the model × policy matrix, the attribution
+/// shares and the rules that decided.
+pub type Breakdown = (
     Vec<ModelShare>,
     Vec<PolicyShare>,
     Matrix,
     Vec<AttributionShare>,
     Vec<RuleCount>,
-) {
+);
+
+/// [`breakdown`] of incidents counted in groups.
+pub fn breakdown_groups(groups: &[Group]) -> Breakdown {
     let mut models: BTreeMap<String, Tally> = BTreeMap::new();
     let mut policies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut pairs: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut classes: BTreeMap<Attribution, i64> = BTreeMap::new();
     let mut rules: BTreeMap<Rule, i64> = BTreeMap::new();
-    for i in incidents {
-        models.entry(i.model.clone()).or_default().add(i.severity);
-        policies
-            .entry(i.policy_id.clone())
-            .or_default()
-            .add(i.severity);
+    for g in groups {
+        models.entry(g.model.clone()).or_default().add(g);
+        policies.entry(g.policy_id.clone()).or_default().add(g);
         pairs
-            .entry((i.model.clone(), i.policy_id.clone()))
+            .entry((g.model.clone(), g.policy_id.clone()))
             .or_default()
-            .add(i.severity);
-        *classes.entry(i.attribution).or_default() += 1;
-        *rules.entry(i.rule).or_default() += 1;
+            .add(g);
+        *classes.entry(g.attribution).or_default() += g.count;
+        *rules.entry(g.rule).or_default() += g.count;
     }
     let models = ranked(models);
     let policies = ranked(policies);
@@ -434,7 +465,7 @@ pub fn breakdown(
             avg_severity: t.avg(),
         })
         .collect();
-    let attribution = if incidents.is_empty() {
+    let attribution = if groups.iter().all(|g| g.count == 0) {
         Vec::new()
     } else {
         let counts: Vec<i64> = Attribution::ALL

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
 use crate::model::incidents::{
-    attribute, breakdown, detect, names_cost_limit, regression, ActivePolicy, AuditEntry,
-    DayOverDay, Incident, IncidentFacts, OutputDiff, Patterns, PolicyState, Regression, TenantPin,
-    CALL_SPAN_SECS, RECENT_LIMIT,
+    attribute, breakdown_groups, detect, names_cost_limit, regression, ActivePolicy, AuditEntry,
+    DayOverDay, Group, Incident, IncidentFacts, OutputDiff, Patterns, PolicyState, Regression,
+    TenantPin, CALL_SPAN_SECS, RECENT_LIMIT,
 };
 
 /// The window's incidents, from `ops_incident_facts` (migration `…11`): one narrow row per
@@ -24,6 +24,41 @@ const INCIDENTS_SQL: &str = "SELECT incident_id, timestamp, tenant_id, session_i
      WHERE customer AND timestamp > $1 - make_interval(hours => $2) AND timestamp <= $1 \
        AND ($3::uuid IS NULL OR tenant_id = $3) \
      ORDER BY timestamp DESC, event_id DESC LIMIT $4";
+
+/// The window's incidents counted by what decides their class: their own facts from
+/// `ops_incident_facts`, and whether their call (same session, the `$4` seconds up to the
+/// incident) had an LLM timeout or 5xx, or named a cost or budget limit (`ops_call_causes`,
+/// migration `…12`, defined as `causes` below). A test compares the result with the incidents
+/// classified one by one.
+const GROUPS_SQL: &str = "WITH incidents AS ( \
+         SELECT event_id, timestamp, session_id, severity, \
+                coalesce(nullif(model, ''), '(no model)') AS model, \
+                coalesce(nullif(policy_id, ''), '(no policy)') AS policy_id, \
+                reported, policies_fired, context_empty \
+         FROM ops_incident_facts \
+         WHERE customer AND timestamp > $1 - make_interval(hours => $2) AND timestamp <= $1 \
+           AND ($3::uuid IS NULL OR tenant_id = $3)), \
+     causes AS ( \
+         SELECT session_id, timestamp, llm_failure, cost_limit FROM ops_call_causes \
+         WHERE timestamp >= $1 - make_interval(hours => $2) - make_interval(secs => $4) \
+           AND timestamp <= $1 \
+           AND ($3::uuid IS NULL OR tenant_id = $3)), \
+     classified AS ( \
+         SELECT i.event_id, i.model, i.policy_id, i.reported, i.policies_fired, i.context_empty, \
+                i.severity, \
+                coalesce(bool_or(c.llm_failure), false) AS llm_failure, \
+                coalesce(bool_or(c.cost_limit), false) AS cost_limit \
+         FROM incidents i \
+         LEFT JOIN causes c ON c.session_id = i.session_id \
+              AND c.timestamp >= i.timestamp - make_interval(secs => $4) \
+              AND c.timestamp <= i.timestamp \
+         GROUP BY i.event_id, i.model, i.policy_id, i.reported, i.policies_fired, \
+                  i.context_empty, i.severity) \
+     SELECT model, policy_id, reported, policies_fired::int8 AS policies_fired, context_empty, \
+            llm_failure, cost_limit, count(*) AS incidents, count(severity) AS severities, \
+            coalesce(sum(severity), 0)::int8 AS severity_sum \
+     FROM classified \
+     GROUP BY 1, 2, 3, 4, 5, 6, 7";
 
 /// The window's incidents straight from `ops_events`: the plain definition
 /// [`INCIDENTS_SQL`] must equal (`crate::server::plain::incidents`).
@@ -247,6 +282,54 @@ async fn causes(
     Ok(by_session)
 }
 
+/// What decides an incident's class: its own facts from `row`, what happened on its call.
+fn facts_of(
+    row: &sqlx::postgres::PgRow,
+    llm_failure: bool,
+    cost_limit: bool,
+) -> Result<IncidentFacts, sqlx::Error> {
+    let policies_fired: i64 = row.try_get("policies_fired")?;
+    Ok(IncidentFacts {
+        reported: row.try_get("reported")?,
+        policy_id: row.try_get("policy_id")?,
+        policies_fired: usize::try_from(policies_fired).unwrap_or(0),
+        context_empty: row.try_get("context_empty")?,
+        llm_failure,
+        cost_limit,
+    })
+}
+
+/// The window's incidents in groups that look the same to the heatmaps and the attribution.
+pub async fn groups(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+    tenant: Option<Uuid>,
+) -> Result<Vec<Group>, sqlx::Error> {
+    let rows = sqlx::query(GROUPS_SQL)
+        .bind(as_of)
+        .bind(hours)
+        .bind(tenant)
+        .bind(CALL_SPAN_SECS as f64)
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let facts = facts_of(row, row.try_get("llm_failure")?, row.try_get("cost_limit")?)?;
+            let (attribution, rule) = attribute(&facts);
+            Ok(Group {
+                model: row.try_get("model")?,
+                policy_id: facts.policy_id,
+                attribution,
+                rule,
+                count: row.try_get("incidents")?,
+                severities: row.try_get("severities")?,
+                severity_sum: row.try_get("severity_sum")?,
+            })
+        })
+        .collect()
+}
+
 /// The window's incidents, newest first, each with its class and the rule that gave it.
 pub async fn incidents(
     pool: &PgPool,
@@ -307,15 +390,7 @@ pub(crate) async fn listed(
         let (llm_failure, cost_limit) = session
             .and_then(|s| causes.get(&s))
             .map_or((false, false), |c| c.around(at));
-        let policies_fired: i64 = row.try_get("policies_fired")?;
-        let facts = IncidentFacts {
-            reported: row.try_get("reported")?,
-            policy_id: row.try_get("policy_id")?,
-            policies_fired: usize::try_from(policies_fired).unwrap_or(0),
-            context_empty: row.try_get("context_empty")?,
-            llm_failure,
-            cost_limit,
-        };
+        let facts = facts_of(row, llm_failure, cost_limit)?;
         let (attribution, rule) = attribute(&facts);
         let tenant_id: Uuid = row.try_get("tenant_id")?;
         tenants.push(tenant_id);
@@ -568,13 +643,21 @@ pub async fn patterns(
         })
     };
     // Independent reads, each on its own connection: the page waits for the slowest only.
-    let (list, mut regressions, day_over_day, tenant_name) = futures::try_join!(
-        incidents(pool, as_of, hours, tenant),
+    let (groups, recent, mut regressions, day_over_day, tenant_name) = futures::try_join!(
+        groups(pool, as_of, hours, tenant),
+        listed(
+            pool,
+            INCIDENTS_SQL,
+            as_of,
+            hours,
+            tenant,
+            Some(RECENT_LIMIT as i64)
+        ),
         regressions(pool, as_of, hours),
         day_over_day(pool, as_of, tenant),
         tenant_name
     )?;
-    let (by_model, by_policy, matrix, attribution, rules) = breakdown(&list);
+    let (by_model, by_policy, matrix, attribution, rules) = breakdown_groups(&groups);
     if let Some(t) = tenant {
         regressions.retain(|r| r.affected_tenants.contains(&t));
     }
@@ -583,7 +666,7 @@ pub async fn patterns(
         window_hours: hours,
         tenant_id: tenant,
         tenant_name,
-        total: list.len() as i64,
+        total: groups.iter().map(|g| g.count).sum(),
         by_model,
         by_policy,
         matrix,
@@ -591,7 +674,7 @@ pub async fn patterns(
         rules,
         regressions,
         day_over_day,
-        recent: list.into_iter().take(RECENT_LIMIT).collect(),
+        recent,
     })
 }
 

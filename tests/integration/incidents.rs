@@ -192,6 +192,20 @@ async fn every_incident_gets_one_class_by_the_rules_in_order(pool: PgPool) {
     let got: Vec<(Attribution, Rule)> = list.iter().map(|i| (i.attribution, i.rule)).collect();
     assert_eq!(got, expected);
     assert!(list.iter().all(|i| i.tenant_name == "acme"));
+
+    // The page counts the same classes, in groups.
+    let mut counted: std::collections::BTreeMap<Rule, i64> = Default::default();
+    for (_, rule) in &expected {
+        *counted.entry(*rule).or_default() += 1;
+    }
+    let p = incidents::patterns(&pool, t0(), 24, None).await.unwrap();
+    assert_eq!(
+        p.rules
+            .iter()
+            .map(|r| (r.rule, r.count))
+            .collect::<Vec<_>>(),
+        counted.into_iter().collect::<Vec<_>>()
+    );
 }
 
 /// The Replay Lab lists the newest incidents, reading causes only for their sessions and only

@@ -3,6 +3,7 @@
 //! very edges of the buckets and windows (plain `INSERT`), then after a delete and a rebuild.
 
 use chrono::{DateTime, Duration, DurationRound, SubsecRound, TimeDelta, Utc};
+use ops_console::model::incidents::{breakdown, Incident, RECENT_LIMIT};
 use ops_console::server::{
     bench, customers, demo, incidents, plain, pulse, revenue, rollup, stickiness,
 };
@@ -105,6 +106,28 @@ async fn assert_exact(pool: &PgPool, when: &str) {
     assert!(problems.is_empty(), "{when}: {problems:?}");
 }
 
+/// Incident Intelligence counts in groups in SQL what the plain list classifies one by one.
+async fn assert_patterns(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    hours: i32,
+    tenant: Option<Uuid>,
+    list: &[Incident],
+) {
+    let p = incidents::patterns(pool, as_of, hours, tenant)
+        .await
+        .unwrap();
+    let (by_model, by_policy, matrix, attribution, rules) = breakdown(list);
+    let when = format!("{hours} hours at {as_of} for {tenant:?}");
+    assert_eq!(p.total, list.len() as i64, "{when}");
+    assert_eq!(p.by_model, by_model, "{when}");
+    assert_eq!(p.by_policy, by_policy, "{when}");
+    assert_eq!(p.matrix, matrix, "{when}");
+    assert_eq!(p.attribution, attribution, "{when}");
+    assert_eq!(p.rules, rules, "{when}");
+    assert_eq!(p.recent, list[..list.len().min(RECENT_LIMIT)], "{when}");
+}
+
 async fn assert_same_answers(pool: &PgPool, as_of: DateTime<Utc>, tenants: &[Uuid]) {
     let as_of = as_of.trunc_subsecs(6);
     assert_eq!(
@@ -136,13 +159,15 @@ async fn assert_same_answers(pool: &PgPool, as_of: DateTime<Utc>, tenants: &[Uui
         );
     }
     for hours in [1, 24, 168] {
+        let list = plain::incidents(pool, as_of, hours, None).await.unwrap();
         assert_eq!(
             incidents::incidents(pool, as_of, hours, None)
                 .await
                 .unwrap(),
-            plain::incidents(pool, as_of, hours, None).await.unwrap(),
+            list,
             "incidents over {hours} hours at {as_of}"
         );
+        assert_patterns(pool, as_of, hours, None, &list).await;
     }
     // Every day's mean, not only the rises the page shows.
     for rise in [incidents::RISE, f64::MIN] {
@@ -155,13 +180,15 @@ async fn assert_same_answers(pool: &PgPool, as_of: DateTime<Utc>, tenants: &[Uui
         );
     }
     for &t in tenants {
+        let list = plain::incidents(pool, as_of, 168, Some(t)).await.unwrap();
         assert_eq!(
             incidents::incidents(pool, as_of, 168, Some(t))
                 .await
                 .unwrap(),
-            plain::incidents(pool, as_of, 168, Some(t)).await.unwrap(),
+            list,
             "{t}'s incidents at {as_of}"
         );
+        assert_patterns(pool, as_of, 168, Some(t), &list).await;
         assert_eq!(
             incidents::day_over_day_rising(pool, as_of, Some(t), f64::MIN)
                 .await
@@ -325,7 +352,8 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
              (SELECT h::text AS x FROM ops_rollup_hour h UNION ALL SELECT d::text FROM ops_rollup_day d \
               UNION ALL SELECT m::text FROM ops_rollup_minute m \
               UNION ALL SELECT f::text FROM ops_incident_facts f \
-              UNION ALL SELECT v::text FROM ops_rollup_severity_hour v) s",
+              UNION ALL SELECT v::text FROM ops_rollup_severity_hour v \
+              UNION ALL SELECT c::text FROM ops_call_causes c) s",
         )
         .fetch_one(&pool)
         .await
@@ -343,7 +371,8 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
         problems.iter().all(|p| p.0 == "ops_rollup_day"),
         "{problems:?}"
     );
-    // And the incident facts and severities: a lost fact, a changed severity.
+    // And the incident facts, severities and causes: a lost fact, a changed severity, a
+    // cause that names no cost limit said to.
     sqlx::query("DELETE FROM ops_incident_facts WHERE timestamp = (SELECT min(timestamp) FROM ops_incident_facts)")
         .execute(&pool)
         .await
@@ -351,6 +380,13 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
     sqlx::query(
         "UPDATE ops_rollup_severity_hour SET severity_sum = severity_sum + 1 \
                  WHERE bucket = (SELECT min(bucket) FROM ops_rollup_severity_hour)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "UPDATE ops_call_causes SET cost_limit = NOT cost_limit \
+                 WHERE timestamp = (SELECT max(timestamp) FROM ops_call_causes)",
     )
     .execute(&pool)
     .await
@@ -364,6 +400,7 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
     assert_eq!(
         damaged.into_iter().collect::<Vec<_>>(),
         [
+            "ops_call_causes",
             "ops_incident_facts",
             "ops_rollup_day",
             "ops_rollup_severity_hour"
@@ -386,6 +423,7 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
     assert_eq!(
         lineage.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(),
         [
+            "ops_call_causes",
             "ops_incident_facts",
             "ops_rollup_day",
             "ops_rollup_hour",
