@@ -41,6 +41,9 @@ async fn a_hundred_sessions_and_ingestion_for_a_minute_see_no_error(pool: PgPool
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
+    // The server's log (warnings and errors), to say why a page failed.
+    let log_path = std::env::temp_dir().join(format!("ops-console-load-{port}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut server = spawn_server_with(
         &pool,
         port,
@@ -48,7 +51,7 @@ async fn a_hundred_sessions_and_ingestion_for_a_minute_see_no_error(pool: PgPool
             ("OPS_ADMIN_EMAIL", ADMIN_EMAIL),
             ("OPS_ADMIN_PASSWORD", ADMIN_PASSWORD),
         ],
-        std::process::Stdio::null(),
+        log.into(),
     );
     wait_ready(&base).await;
     let report = load::run(
@@ -80,12 +83,20 @@ async fn a_hundred_sessions_and_ingestion_for_a_minute_see_no_error(pool: PgPool
         report.events_ingested,
         report.live_streams
     );
+    let errors: Vec<String> = std::fs::read_to_string(&log_path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .map(str::to_owned)
+        .collect();
     assert!(
         report.errors.is_empty(),
-        "{} errors: {:#?}",
+        "{} errors: {:#?}\nthe server's warnings and errors ({}): {errors:#?}",
         report.errors.len(),
-        report.errors
+        report.errors,
+        log_path.display()
     );
+    let _ = std::fs::remove_file(&log_path);
     assert_eq!(report.live_streams, 100);
     assert!(report.page_views >= 100, "{} page views", report.page_views);
     assert!(
