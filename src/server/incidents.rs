@@ -2,7 +2,7 @@
 //! calls, policy versions and their regressions, the spec's day-over-day view, and the active
 //! versions the founder changes with Rollback (and the Replay Lab with Promote).
 
-use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Duration, TimeDelta, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
@@ -596,12 +596,17 @@ pub async fn day_over_day_rising(
     tenant: Option<Uuid>,
     rise: f64,
 ) -> Result<Vec<DayOverDay>, sqlx::Error> {
-    let as_of = crate::server::rollup::micros(as_of);
-    // Whole hours h with as_of - 7 days < h and h + 1 hour <= as_of.
-    let hour = TimeDelta::hours(1);
-    let floor = |t: DateTime<Utc>| t.duration_trunc(hour).expect("UTC hours divide any time");
-    let first = floor(as_of - Duration::days(7)) + hour;
-    let last = floor(as_of).max(first);
+    use crate::server::rollup::{micros, split, Window};
+    let as_of = micros(as_of);
+    // The week's whole hours [first, last); without any (never for a week), an empty range
+    // just after it, so that its two ends cover the whole week.
+    let (first, last) = match split(Window::days_before(as_of, 7), TimeDelta::hours(1)) {
+        (Some((Some(first), last)), _) => (first, last),
+        _ => {
+            let after = as_of + TimeDelta::microseconds(1);
+            (after, after)
+        }
+    };
     let rows = sqlx::query(DAY_OVER_DAY_ROLLUP_SQL)
         .bind(as_of)
         .bind(tenant)

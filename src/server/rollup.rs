@@ -59,7 +59,7 @@ fn floor(t: DateTime<Utc>, unit: TimeDelta) -> DateTime<Utc> {
 
 /// `w` as the buckets of `unit` wholly inside it (`[from, to)`, none when there are none) and
 /// the raw spans `(lo, hi]` left at its ends.
-fn split(w: Window, unit: TimeDelta) -> (Option<Span>, Vec<Span>) {
+pub(crate) fn split(w: Window, unit: TimeDelta) -> (Option<Span>, Vec<Span>) {
     let tick = TimeDelta::microseconds(1);
     let lo = w.lo.map(micros);
     let hi = micros(w.hi);
