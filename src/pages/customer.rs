@@ -24,9 +24,10 @@ pub async fn load_customer_profile(
         return Ok(None);
     };
     let as_of = session::moment(as_of);
-    customers::profile(&state.pool, tenant, as_of)
-        .await
-        .map_err(session::db_error)
+    session::read(&state.pool, || {
+        customers::profile(&state.pool, tenant, as_of)
+    })
+    .await
 }
 
 const CHART_ID: &str = "activity-chart";

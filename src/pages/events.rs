@@ -108,14 +108,15 @@ pub async fn list_events(
     session::require_operator().await?;
     let state = session::state()?;
     let cursor = cursor.as_deref().and_then(Cursor::decode);
-    events_query::page(
-        &state.pool,
-        &filter,
-        cursor,
-        crate::model::events::DEFAULT_PAGE_SIZE,
-    )
+    session::read(&state.pool, || {
+        events_query::page(
+            &state.pool,
+            &filter,
+            cursor,
+            crate::model::events::DEFAULT_PAGE_SIZE,
+        )
+    })
     .await
-    .map_err(session::db_error)
 }
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
@@ -123,9 +124,11 @@ pub async fn events_volume(filter: EventFilter) -> Result<EventHistogram, Server
     use crate::server::{events_query, session};
     session::require_operator().await?;
     let state = session::state()?;
-    events_query::histogram(&state.pool, &filter, Utc::now())
-        .await
-        .map_err(session::db_error)
+    let now = Utc::now();
+    session::read(&state.pool, || {
+        events_query::histogram(&state.pool, &filter, now)
+    })
+    .await
 }
 
 #[server(prefix = "/api/rpc")]
@@ -133,9 +136,7 @@ pub async fn tenant_options() -> Result<Vec<TenantOption>, ServerFnError> {
     use crate::server::{events_query, session};
     session::require_operator().await?;
     let state = session::state()?;
-    events_query::tenants(&state.pool)
-        .await
-        .map_err(session::db_error)
+    session::read(&state.pool, || events_query::tenants(&state.pool)).await
 }
 
 #[component]

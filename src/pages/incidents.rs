@@ -36,9 +36,7 @@ pub async fn load_policy_state() -> Result<PolicyState, ServerFnError> {
     use crate::server::{incidents, session};
     session::require_operator().await?;
     let state = session::state()?;
-    incidents::policy_state(&state.pool)
-        .await
-        .map_err(session::db_error)
+    session::read(&state.pool, || incidents::policy_state(&state.pool)).await
 }
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
@@ -50,9 +48,10 @@ pub async fn load_output_diffs(
     use crate::server::{incidents, session};
     session::require_operator().await?;
     let state = session::state()?;
-    incidents::diff_outputs(&state.pool, &policy_id, &before, &after, 5)
-        .await
-        .map_err(session::db_error)
+    session::read(&state.pool, || {
+        incidents::diff_outputs(&state.pool, &policy_id, &before, &after, 5)
+    })
+    .await
 }
 
 /// Rollback: `scope` is `tenants` (the comma-separated `tenants`) or `all`.

@@ -29,9 +29,7 @@ pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, Serve
     use crate::server::{alerts, analytics, session};
     session::require_operator().await?;
     let state = session::state()?;
-    let thresholds = alerts::thresholds(&state.pool)
-        .await
-        .map_err(session::db_error)?;
+    let thresholds = session::read(&state.pool, || alerts::thresholds(&state.pool)).await?;
     let pulse = analytics::pulse(&state, as_of, &thresholds)
         .await
         .map_err(session::db_error)?;
@@ -48,9 +46,7 @@ pub async fn load_alert_history(
     session::require_operator().await?;
     let state = session::state()?;
     let until = session::moment(as_of);
-    alerts::history(&state.pool, until, 20)
-        .await
-        .map_err(session::db_error)
+    session::read(&state.pool, || alerts::history(&state.pool, until, 20)).await
 }
 
 #[component]

@@ -23,9 +23,10 @@ pub async fn load_replay_options(
     let Ok(id) = incident_id.parse::<Uuid>() else {
         return Ok(None);
     };
-    replay::options(&state.pool, &state.providers, id)
-        .await
-        .map_err(session::db_error)
+    session::read(&state.pool, || {
+        replay::options(&state.pool, &state.providers, id)
+    })
+    .await
 }
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
@@ -33,9 +34,8 @@ pub async fn load_latest_incidents() -> Result<Vec<Incident>, ServerFnError> {
     use crate::server::{incidents, session};
     session::require_operator().await?;
     let state = session::state()?;
-    incidents::latest(&state.pool, chrono::Utc::now(), 168, 30)
-        .await
-        .map_err(session::db_error)
+    let now = chrono::Utc::now();
+    session::read(&state.pool, || incidents::latest(&state.pool, now, 168, 30)).await
 }
 
 /// Runs a replay from the page and records it (`REPLAY_EXECUTED`, operator).

@@ -2,9 +2,12 @@
 //! [`Shared`](super::shared::Shared), so that the viewers of one page at one moment share its
 //! computation. `as_of = None` is now.
 
+use std::future::Future;
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::db;
 use super::incidents::{Change, ChangeError};
 use super::state::AppState;
 use crate::model::customers::Customers;
@@ -14,37 +17,55 @@ use crate::model::pulse::{Pulse, Thresholds};
 use crate::model::revenue::Revenue;
 use crate::model::stickiness::Funnel;
 
+/// `compute` through [`Shared`](super::shared::Shared), and again while the database is merely
+/// busy ([`db::patiently`]): viewers who joined wait for the one computing.
+async fn run<T, F, Fut>(
+    state: &AppState,
+    page: &str,
+    params: &str,
+    as_of: Option<DateTime<Utc>>,
+    compute: F,
+) -> Result<T, sqlx::Error>
+where
+    T: Clone + Send + Sync + 'static,
+    F: Fn(DateTime<Utc>) -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    state
+        .shared
+        .run(page, params, as_of, |t| {
+            db::patiently(&state.pool, db::PATIENCE, move || compute(t))
+        })
+        .await
+}
+
 pub async fn pulse(
     state: &AppState,
     as_of: Option<DateTime<Utc>>,
     thresholds: &Thresholds,
 ) -> Result<Pulse, sqlx::Error> {
     let params = format!("{thresholds:?}");
-    state
-        .shared
-        .run("pulse", &params, as_of, |t| {
-            super::pulse::pulse(&state.pool, t, thresholds)
-        })
-        .await
+    run(state, "pulse", &params, as_of, |t| {
+        super::pulse::pulse(&state.pool, t, thresholds)
+    })
+    .await
 }
 
 pub async fn infra(state: &AppState, as_of: Option<DateTime<Utc>>) -> Result<Infra, sqlx::Error> {
-    state
-        .shared
-        .run("infra", "", as_of, |t| super::infra::infra(&state.pool, t))
-        .await
+    run(state, "infra", "", as_of, |t| {
+        super::infra::infra(&state.pool, t)
+    })
+    .await
 }
 
 pub async fn customers(
     state: &AppState,
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Customers, sqlx::Error> {
-    state
-        .shared
-        .run("customers", "", as_of, |t| {
-            super::customers::customers(&state.pool, t)
-        })
-        .await
+    run(state, "customers", "", as_of, |t| {
+        super::customers::customers(&state.pool, t)
+    })
+    .await
 }
 
 pub async fn stickiness(
@@ -52,12 +73,10 @@ pub async fn stickiness(
     as_of: Option<DateTime<Utc>>,
     days: i32,
 ) -> Result<Funnel, sqlx::Error> {
-    state
-        .shared
-        .run("stickiness", &days.to_string(), as_of, |t| {
-            super::stickiness::stickiness(&state.pool, t, days)
-        })
-        .await
+    run(state, "stickiness", &days.to_string(), as_of, |t| {
+        super::stickiness::stickiness(&state.pool, t, days)
+    })
+    .await
 }
 
 pub async fn revenue(
@@ -65,12 +84,10 @@ pub async fn revenue(
     as_of: Option<DateTime<Utc>>,
     days: i32,
 ) -> Result<Revenue, sqlx::Error> {
-    state
-        .shared
-        .run("revenue", &days.to_string(), as_of, |t| {
-            super::revenue::revenue(&state.pool, t, days)
-        })
-        .await
+    run(state, "revenue", &days.to_string(), as_of, |t| {
+        super::revenue::revenue(&state.pool, t, days)
+    })
+    .await
 }
 
 pub async fn patterns(
@@ -80,12 +97,10 @@ pub async fn patterns(
     tenant: Option<Uuid>,
 ) -> Result<Patterns, sqlx::Error> {
     let params = format!("{hours}|{tenant:?}");
-    state
-        .shared
-        .run("patterns", &params, as_of, |t| {
-            super::incidents::patterns(&state.pool, t, hours, tenant)
-        })
-        .await
+    run(state, "patterns", &params, as_of, |t| {
+        super::incidents::patterns(&state.pool, t, hours, tenant)
+    })
+    .await
 }
 
 /// Rollback and Promote. The incident pages read the active versions, so no page takes an

@@ -198,7 +198,12 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
         return next.run(request).await;
     }
     let operator = match cookie_value(request.headers(), SESSION_COOKIE) {
-        Some(token) => session_operator(&state.auth, &token).await,
+        Some(token) => {
+            super::db::patiently(&state.auth, super::db::PATIENCE, || {
+                session_operator(&state.auth, &token)
+            })
+            .await
+        }
         None => Ok(None),
     };
     let is_api = path.starts_with("/api/");

@@ -54,6 +54,53 @@ pub async fn warm(pool: &PgPool, n: usize) {
     }
 }
 
+/// How long a request queues for a busy database before it gives up (a gateway's usual
+/// patience). A database that is down is reported after one pool wait instead.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Whether the database accepts a new connection within two seconds: it is up, however busy
+/// its pool may be. (A pool's own size cannot tell: while the database is down the pool counts
+/// the connections it is still trying to open.)
+pub async fn reachable(pool: &PgPool) -> bool {
+    use sqlx::Connection;
+    let options = pool.connect_options();
+    let connect = sqlx::PgConnection::connect_with(&options);
+    match tokio::time::timeout(Duration::from_secs(2), connect).await {
+        Ok(Ok(connection)) => {
+            let _ = connection.close().await;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Runs `op`, and runs it again while it fails only because `pool` had no free connection and
+/// the database is [`reachable`], until `patience` has passed. A busy moment then queues the
+/// request, as a loaded service should, instead of turning into "data unavailable"; a database
+/// that is down is still reported after a single pool wait. `op` must be safe to repeat: a
+/// read.
+pub async fn patiently<T, F, Fut>(
+    pool: &PgPool,
+    patience: Duration,
+    mut op: F,
+) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match op().await {
+            Err(sqlx::Error::PoolTimedOut)
+                if tokio::time::Instant::now() < deadline && reachable(pool).await =>
+            {
+                tracing::debug!("every connection busy; waiting for another turn");
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Runs the migrations, waiting up to `patience` for the database to come up.
 pub async fn migrate(pool: &PgPool, patience: Duration) -> Result<(), sqlx::migrate::MigrateError> {
     let deadline = tokio::time::Instant::now() + patience;

@@ -25,6 +25,20 @@ pub fn moment(as_of: Option<chrono::DateTime<chrono::Utc>>) -> chrono::DateTime<
     as_of.map_or(now, |t| t.min(now))
 }
 
+/// A read for a page, repeated while the database is merely busy ([`db::patiently`]); its
+/// error as the page may show it ([`db_error`]).
+///
+/// [`db::patiently`]: super::db::patiently
+pub async fn read<T, F, Fut>(pool: &sqlx::PgPool, op: F) -> Result<T, ServerFnError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    super::db::patiently(pool, super::db::PATIENCE, op)
+        .await
+        .map_err(db_error)
+}
+
 /// A database error as the page may show it: "unavailable" when the database is down, a
 /// generic failure otherwise (the detail goes to the log).
 pub fn db_error(error: sqlx::Error) -> ServerFnError {

@@ -23,6 +23,7 @@ mod live;
 mod load;
 mod logs;
 mod outage;
+mod patience;
 mod pulse;
 mod redis_collector;
 mod replay;
