@@ -95,6 +95,10 @@ mod cli {
             /// Seconds of 100 signed-in sessions browsing plus steady ingestion; 0 skips it.
             #[arg(long, default_value_t = 60)]
             load_secs: u64,
+            /// The moment the pages are measured at (RFC 3339; default now). Runs on the same
+            /// data at the same moment read the same windows, so they compare.
+            #[arg(long)]
+            as_of: Option<chrono::DateTime<chrono::Utc>>,
         },
     }
 
@@ -259,6 +263,7 @@ mod cli {
                 reuse,
                 ingest_only,
                 load_secs,
+                as_of,
             } => {
                 let options = ops_console::server::bench::BenchOptions {
                     events,
@@ -270,6 +275,7 @@ mod cli {
                     reuse,
                     ingest_only,
                     load_secs,
+                    as_of,
                 };
                 let table = ops_console::server::bench::run(pool, options).await?;
                 println!("{table}");

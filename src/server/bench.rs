@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub ingest_only: bool,
     /// Seconds of the load phase (100 sessions plus ingestion); 0 skips it.
     pub load_secs: u64,
+    /// The moment the pages are measured at; `None` is now.
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// Dashboard sessions of the load phase.
@@ -626,7 +628,7 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
         .fetch_one(&pool)
         .await
         .map_err(|e| e.to_string())?;
-    let now = Utc::now();
+    let now = o.as_of.unwrap_or_else(Utc::now);
     let thresholds = crate::model::pulse::Thresholds::default();
     let p = &pool;
     let t = &thresholds;
@@ -707,8 +709,11 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Events: {events} · tenants: {} · days: {} · warm runs per query: {}\n",
-        o.tenants, o.days, o.runs
+        "Events: {events} · tenants: {} · days: {} · warm runs per query: {} · as of {}\n",
+        o.tenants,
+        o.days,
+        o.runs,
+        now.to_rfc3339()
     );
     let _ = writeln!(out, "| page | console p50 ms | console p95 ms | spec SQL p50 ms | spec SQL p95 ms | console / spec (p95) |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");

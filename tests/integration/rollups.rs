@@ -287,6 +287,7 @@ async fn rollup_answers_equal_the_plain_definitions(pool: PgPool) {
         reuse: false,
         ingest_only: false,
         load_secs: 0,
+        as_of: None,
     };
     bench::generate(&pool, &options, end).await.unwrap();
     let edge = Uuid::from_u128(0xed9e);
