@@ -9,7 +9,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::rollup::{self, Activity, Needs, Window};
+use super::rollup::{self, Activity, Columns, Needs, Window};
 use crate::model::customers::{
     customer, hours_to, sort_for_attention, trends, ActionCounts, ActivityDay, CustomerProfile,
     Customers, TenantFacts,
@@ -41,10 +41,11 @@ impl Terms {
     }
 }
 
-/// A tenant's whole history up to a moment: its activity, the terms of its first subscription
-/// and the reason given for its first cancellation.
+/// A tenant's whole history up to a moment: its first and last times, the terms of its first
+/// subscription and the reason given for its first cancellation.
 #[derive(Debug, Clone)]
 pub struct Lifetime {
+    /// The times only ([`Columns::Times`]): the counts are left at zero.
     pub activity: Activity,
     pub terms: Terms,
     pub cancel_reason: Option<String>,
@@ -58,7 +59,7 @@ pub async fn lifetimes(
     tenant: Option<Uuid>,
     needs: Needs<'_>,
 ) -> Result<HashMap<Uuid, Lifetime>, sqlx::Error> {
-    let all = rollup::activity(pool, &[Window::until(as_of)], tenant, needs)
+    let all = rollup::activity(pool, &[Window::until(as_of)], tenant, needs, Columns::Times)
         .await?
         .pop()
         .unwrap_or_default();
@@ -107,7 +108,13 @@ pub async fn facts(
     // Independent reads, each on its own connection: the page waits for the slower, not both.
     let (lives, counts) = futures::try_join!(
         lifetimes(pool, as_of, tenant, Needs::All),
-        rollup::activity(pool, &windows, tenant, Needs::Types(&actions))
+        rollup::activity(
+            pool,
+            &windows,
+            tenant,
+            Needs::Types(&actions),
+            Columns::Counts
+        )
     )?;
     let action_counts = |t: &Uuid, recent: usize, older: usize| {
         let (r, o) = (counts[recent].get(t), counts[older].get(t));
@@ -180,7 +187,14 @@ pub async fn timeline(
         "REPLAY_EXECUTED",
         "EXPORT_GENERATED",
     ];
-    let found = rollup::activity(pool, &windows, Some(tenant), Needs::Types(&types)).await?;
+    let found = rollup::activity(
+        pool,
+        &windows,
+        Some(tenant),
+        Needs::Types(&types),
+        Columns::Counts,
+    )
+    .await?;
     Ok(windows
         .iter()
         .zip(found)

@@ -7,7 +7,7 @@ use rust_decimal::RoundingStrategy;
 use sqlx::PgPool;
 
 use super::customers::lifetimes;
-use super::rollup::{self, Needs, Window};
+use super::rollup::{self, Columns, Needs, Window};
 use crate::model::revenue::{economics, Revenue, TenantUsage};
 
 /// Each tenant's subscription and its usage in the `window_days` days ending at `as_of`; every
@@ -22,7 +22,7 @@ pub async fn usages(
     // Independent reads, each on its own connection.
     let (lives, mut used) = futures::try_join!(
         lifetimes(pool, as_of, None, Needs::All),
-        rollup::activity(pool, &windows, None, Needs::All)
+        rollup::activity(pool, &windows, None, Needs::All, Columns::Counts)
     )?;
     let used = used.pop().unwrap_or_default();
     let mut usages: Vec<TenantUsage> = lives

@@ -107,6 +107,51 @@ pub fn cover(w: Window) -> Cover {
     c
 }
 
+/// `w` with its upper end moved to the next UTC day boundary, or else the next hour boundary,
+/// when no event lies between: `next` is the first event after `w.hi` (`None`: none). The
+/// widened window holds the same events, and its upper edge is read from whole buckets
+/// instead of raw events. For a window ending now, which is what most pages ask, that is the
+/// whole of today from the day rollup.
+pub fn widen(w: Window, next: Option<DateTime<Utc>>) -> Window {
+    let hi = micros(w.hi);
+    [TimeDelta::days(1), TimeDelta::hours(1)]
+        .into_iter()
+        .map(|unit| {
+            let start = floor(hi, unit);
+            if start == hi {
+                hi
+            } else {
+                start + unit
+            }
+        })
+        .find(|end| next.is_none_or(|n| *end < n))
+        .map_or(w, |hi| Window { lo: w.lo, hi })
+}
+
+/// A read-only transaction whose statements all see one snapshot: what [`next_events`] says
+/// comes after a window holds for the read that follows it.
+pub(crate) async fn snapshot(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+    pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .await
+}
+
+/// The first event after each of `moments`, in order.
+pub(crate) async fn next_events(
+    conn: &mut sqlx::PgConnection,
+    moments: &[DateTime<Utc>],
+) -> Result<Vec<Option<DateTime<Utc>>>, sqlx::Error> {
+    let rows: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "SELECT m.i::int4, (SELECT min(e.timestamp) FROM ops_events e WHERE e.timestamp > m.at) \
+         FROM unnest($1::timestamptz[]) WITH ORDINALITY AS m(at, i) ORDER BY m.i",
+    )
+    .bind(moments)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(_, next)| next).collect())
+}
+
 /// A tenant's customer activity in one window (the columns of `ops_customer_cell`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Activity {
@@ -166,17 +211,25 @@ macro_rules! window_sql {
     };
 }
 
-const ACTIVITY_SQL: &str = window_sql!(
+/// Each tenant's counts and sums per window ([`Columns::Counts`]).
+const COUNTS_SQL: &str = window_sql!(
     "tenant_id, events, api_calls, llm_calls, llm_failures, incidents, views, replays, exports, \
-     certs, llm_cost, llm_tokens, first_event, first_incident, first_view, first_replay, \
-     first_export, first_cert, first_subscription, first_cancellation, last_api_call, \
-     last_investigation, last_export",
+     certs, llm_cost, llm_tokens",
     "w, tenant_id, \
      sum(events)::int8 AS events, sum(api_calls)::int8 AS api_calls, \
      sum(llm_calls)::int8 AS llm_calls, sum(llm_failures)::int8 AS llm_failures, \
      sum(incidents)::int8 AS incidents, sum(views)::int8 AS views, \
      sum(replays)::int8 AS replays, sum(exports)::int8 AS exports, sum(certs)::int8 AS certs, \
-     sum(llm_cost) AS llm_cost, sum(llm_tokens) AS llm_tokens, \
+     sum(llm_cost) AS llm_cost, sum(llm_tokens) AS llm_tokens",
+    "w, tenant_id"
+);
+
+/// Each tenant's first and last times per window ([`Columns::Times`]).
+const TIMES_SQL: &str = window_sql!(
+    "tenant_id, first_event, first_incident, first_view, first_replay, first_export, \
+     first_cert, first_subscription, first_cancellation, last_api_call, last_investigation, \
+     last_export",
+    "w, tenant_id, \
      min(first_event) AS first_event, min(first_incident) AS first_incident, \
      min(first_view) AS first_view, min(first_replay) AS first_replay, \
      min(first_export) AS first_export, min(first_cert) AS first_cert, \
@@ -308,6 +361,17 @@ pub enum Needs<'a> {
     Types(&'a [&'a str]),
 }
 
+/// Which of [`Activity`]'s fields a query computes; the others stay at their defaults. Every
+/// page needs either the counts or the times of a window, and aggregating only those is about
+/// half the work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Columns {
+    /// The counts and sums: `events` to `llm_tokens`.
+    Counts,
+    /// The first and last times: `first_event` to `last_export`.
+    Times,
+}
+
 /// Each window's activity per tenant (tenants without customer events in a window are absent),
 /// for every tenant or only `tenant`.
 pub async fn activity(
@@ -315,40 +379,61 @@ pub async fn activity(
     windows: &[Window],
     tenant: Option<Uuid>,
     needs: Needs<'_>,
+    columns: Columns,
 ) -> Result<Vec<HashMap<Uuid, Activity>>, sqlx::Error> {
     let types: Option<Vec<String>> = match needs {
         Needs::All => None,
         Needs::Types(t) => Some(t.iter().map(|s| s.to_string()).collect()),
     };
-    let rows = bind_windows(ACTIVITY_SQL, windows, tenant, types)
-        .fetch_all(pool)
+    // The upper ends are widened by what the same snapshot says comes after them.
+    let mut tx = snapshot(pool).await?;
+    let his: Vec<DateTime<Utc>> = windows.iter().map(|w| micros(w.hi)).collect();
+    let next = next_events(&mut tx, &his).await?;
+    let widened: Vec<Window> = windows
+        .iter()
+        .zip(next)
+        .map(|(w, n)| widen(*w, n))
+        .collect();
+    let sql = match columns {
+        Columns::Counts => COUNTS_SQL,
+        Columns::Times => TIMES_SQL,
+    };
+    let rows = bind_windows(sql, &widened, tenant, types)
+        .fetch_all(&mut *tx)
         .await?;
+    tx.commit().await?;
     let mut out = vec![HashMap::new(); windows.len()];
     for row in rows {
         let w: i32 = row.try_get("w")?;
-        let a = Activity {
-            events: row.try_get("events")?,
-            api_calls: row.try_get("api_calls")?,
-            llm_calls: row.try_get("llm_calls")?,
-            llm_failures: row.try_get("llm_failures")?,
-            incidents: row.try_get("incidents")?,
-            views: row.try_get("views")?,
-            replays: row.try_get("replays")?,
-            exports: row.try_get("exports")?,
-            certs: row.try_get("certs")?,
-            llm_cost: row.try_get("llm_cost")?,
-            llm_tokens: row.try_get("llm_tokens")?,
-            first_event: row.try_get("first_event")?,
-            first_incident: row.try_get("first_incident")?,
-            first_view: row.try_get("first_view")?,
-            first_replay: row.try_get("first_replay")?,
-            first_export: row.try_get("first_export")?,
-            first_cert: row.try_get("first_cert")?,
-            first_subscription: row.try_get("first_subscription")?,
-            first_cancellation: row.try_get("first_cancellation")?,
-            last_api_call: row.try_get("last_api_call")?,
-            last_investigation: row.try_get("last_investigation")?,
-            last_export: row.try_get("last_export")?,
+        let a = match columns {
+            Columns::Counts => Activity {
+                events: row.try_get("events")?,
+                api_calls: row.try_get("api_calls")?,
+                llm_calls: row.try_get("llm_calls")?,
+                llm_failures: row.try_get("llm_failures")?,
+                incidents: row.try_get("incidents")?,
+                views: row.try_get("views")?,
+                replays: row.try_get("replays")?,
+                exports: row.try_get("exports")?,
+                certs: row.try_get("certs")?,
+                llm_cost: row.try_get("llm_cost")?,
+                llm_tokens: row.try_get("llm_tokens")?,
+                ..Activity::default()
+            },
+            Columns::Times => Activity {
+                first_event: row.try_get("first_event")?,
+                first_incident: row.try_get("first_incident")?,
+                first_view: row.try_get("first_view")?,
+                first_replay: row.try_get("first_replay")?,
+                first_export: row.try_get("first_export")?,
+                first_cert: row.try_get("first_cert")?,
+                first_subscription: row.try_get("first_subscription")?,
+                first_cancellation: row.try_get("first_cancellation")?,
+                last_api_call: row.try_get("last_api_call")?,
+                last_investigation: row.try_get("last_investigation")?,
+                last_export: row.try_get("last_export")?,
+                ..Activity::default()
+            },
         };
         if let Some(map) = out.get_mut(w as usize) {
             map.insert(row.try_get("tenant_id")?, a);
@@ -545,7 +630,51 @@ mod tests {
         assert_eq!(reads(&c, at(-1000, 7)), 1);
     }
 
+    #[test]
+    fn a_window_ending_before_a_quiet_stretch_reads_whole_buckets() {
+        let w = Window::until(at(50, 30));
+        // Nothing until tomorrow: the whole day.
+        assert_eq!(widen(w, Some(at(72, 1))).hi, at(72, 0));
+        assert_eq!(widen(w, None).hi, at(72, 0));
+        // An event later today: the whole hour.
+        assert_eq!(widen(w, Some(at(60, 0))).hi, at(51, 0));
+        // An event at the day's first instant is inside a window ending there: the hour.
+        assert_eq!(widen(w, Some(at(72, 0))).hi, at(51, 0));
+        // An event before the hour ends: unchanged.
+        assert_eq!(widen(w, Some(at(50, 31))), w);
+        // Already on a day boundary: unchanged.
+        let midnight = Window::until(at(48, 0));
+        assert_eq!(widen(midnight, Some(at(48, 1))), midnight);
+        let c = cover(widen(w, None));
+        assert_eq!((c.days, c.hours.len()), (vec![(None, at(72, 0))], 0));
+    }
+
     proptest! {
+        /// Widening never changes which events a window holds: every instant before the next
+        /// event is inside the widened window exactly when it is inside the window.
+        #[test]
+        fn widening_keeps_the_events(
+            lo in 0i64..(4 * 86_400_000_000),
+            len in 0i64..(4 * 86_400_000_000),
+            gap in 1i64..(2 * 86_400_000_000),
+            probes in proptest::collection::vec(0i64..(12 * 86_400_000_000), 64),
+        ) {
+            let base = at(0, 0);
+            let lo_t = base + TimeDelta::microseconds(lo);
+            let hi = lo_t + TimeDelta::microseconds(len);
+            let next = hi + TimeDelta::microseconds(gap);
+            let w = Window { lo: Some(lo_t), hi };
+            let wide = widen(w, Some(next));
+            prop_assert!(wide.hi >= w.hi && wide.hi < next);
+            let tick = TimeDelta::microseconds(1);
+            let edges = [hi, hi + tick, wide.hi, wide.hi + tick, next - tick];
+            let instants = probes.iter().map(|p| base + TimeDelta::microseconds(*p)).chain(edges);
+            for t in instants.filter(|t| *t < next) {
+                let inside = |w: Window| w.lo.is_none_or(|lo| t > lo) && t <= w.hi;
+                prop_assert_eq!(inside(w), inside(wide), "{:?} {:?} at {}", w, wide, t);
+            }
+        }
+
         /// Every instant inside the window is read exactly once and nothing outside is read.
         #[test]
         fn the_pieces_partition_the_window(

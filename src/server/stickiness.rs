@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::customers::lifetimes;
-use super::rollup::{self, Needs, Window};
+use super::rollup::{self, Columns, Needs, Window};
 use crate::model::stickiness::{funnel, Funnel, TenantSteps};
 
 const STEPS: [&str; 5] = [
@@ -26,7 +26,7 @@ pub async fn steps(
     let windows = [Window::days_before(as_of, i64::from(window_days))];
     // Independent reads, each on its own connection.
     let (mut found, names) = futures::try_join!(
-        rollup::activity(pool, &windows, None, Needs::Types(&STEPS)),
+        rollup::activity(pool, &windows, None, Needs::Types(&STEPS), Columns::Times),
         lifetimes(pool, as_of, None, Needs::Types(&["SUBSCRIPTION_STARTED"]))
     )?;
     let found = found.pop().unwrap_or_default();
