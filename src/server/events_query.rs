@@ -1,12 +1,13 @@
 //! Reading the raw stream: pages of events, the per-hour histogram and the tenant list.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeDelta, Utc};
 use ops_events::{Event, EventType};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+use super::rollup::{self, Window};
 use crate::model::events::{
     Cursor, EventFilter, EventHistogram, EventsPage, HistogramSeries, TenantOption,
 };
@@ -110,6 +111,29 @@ pub async fn histogram(
     filter: &EventFilter,
     now: DateTime<Utc>,
 ) -> Result<EventHistogram, sqlx::Error> {
+    let source = match filter.tenant_id {
+        None => Source::Rollup,
+        Some(_) => Source::Events,
+    };
+    histogram_from(pool, filter, now, source).await
+}
+
+/// Where [`histogram_from`] counts: the type rollup where it can, or the events themselves
+/// (the plain definition, which the tests compare the rollup with).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    Rollup,
+    Events,
+}
+
+/// [`histogram`], counted from `source`; a filter of one tenant is always counted from the
+/// events.
+pub async fn histogram_from(
+    pool: &PgPool,
+    filter: &EventFilter,
+    now: DateTime<Utc>,
+    source: Source,
+) -> Result<EventHistogram, sqlx::Error> {
     let to = filter.to.unwrap_or(now);
     let from = filter
         .from
@@ -125,13 +149,18 @@ pub async fn histogram(
         to: Some(to),
         ..filter.clone()
     };
-    let mut query = QueryBuilder::new("SELECT date_trunc(");
-    query
-        .push_bind(bucket)
-        .push(", timestamp, 'UTC') AS bucket, event_type, count(*) AS n FROM ops_events");
-    push_filter(&mut query, &windowed);
-    query.push(" GROUP BY 1, 2");
-    let rows = query.build().fetch_all(pool).await?;
+    let rows = match (source, filter.tenant_id) {
+        (Source::Rollup, None) => by_type_hour(pool, &windowed, bucket).await?,
+        _ => {
+            let mut query = QueryBuilder::new("SELECT date_trunc(");
+            query
+                .push_bind(bucket)
+                .push(", timestamp, 'UTC') AS bucket, event_type, count(*) AS n FROM ops_events");
+            push_filter(&mut query, &windowed);
+            query.push(" GROUP BY 1, 2");
+            query.build().fetch_all(pool).await?
+        }
+    };
 
     let step = if bucket == "hour" {
         Duration::hours(1)
@@ -171,6 +200,61 @@ pub async fn histogram(
             .map(|(event_type, counts)| HistogramSeries { event_type, counts })
             .collect(),
     })
+}
+
+/// The histogram's counts over all tenants: whole hours from `ops_rollup_type_hour` (migration
+/// `…13`), the events of the partial hours at the window's ends; `$1` the bucket unit, `$2..$3`
+/// the whole hours `[lo, hi)` (none when NULL), `$4..$5` the raw spans `(lo, hi]`, `$6` a type.
+const TYPE_HOURS_SQL: &str = "\
+    SELECT date_trunc($1, x.bucket, 'UTC') AS bucket, x.event_type, sum(x.n)::int8 AS n \
+    FROM (SELECT r.bucket, r.event_type, r.events AS n FROM ops_rollup_type_hour r \
+          WHERE r.bucket >= $2 AND r.bucket < $3 AND ($6::text IS NULL OR r.event_type = $6) \
+          UNION ALL \
+          SELECT date_trunc('hour', e.timestamp, 'UTC'), e.event_type, 1 \
+          FROM unnest($4::timestamptz[], $5::timestamptz[]) AS s(lo, hi) \
+          CROSS JOIN LATERAL ( \
+              SELECT e.timestamp, e.event_type FROM ops_events e \
+              WHERE e.timestamp > s.lo AND e.timestamp <= s.hi \
+                AND ($6::text IS NULL OR e.event_type = $6) OFFSET 0) e) x \
+    GROUP BY 1, 2";
+
+/// [`histogram`]'s rows for a filter of every tenant over `[from, to]`, read as
+/// [`TYPE_HOURS_SQL`] says, in one snapshot: the window's upper end is widened to whole buckets
+/// when no event follows it there ([`rollup::widen`]).
+async fn by_type_hour(
+    pool: &PgPool,
+    filter: &EventFilter,
+    bucket: &str,
+) -> Result<Vec<PgRow>, sqlx::Error> {
+    let (Some(from), Some(to)) = (filter.from, filter.to) else {
+        return Ok(Vec::new());
+    };
+    let mut tx = rollup::snapshot(pool).await?;
+    let to = rollup::micros(to);
+    let next = rollup::next_events(&mut tx, &[to]).await?.pop().flatten();
+    // `[from, to]` is `(from - 1 µs, to]` at PostgreSQL's precision.
+    let lo = rollup::micros(from) - TimeDelta::microseconds(1);
+    let window = rollup::widen(
+        Window {
+            lo: Some(lo),
+            hi: to,
+        },
+        next,
+    );
+    let (whole, raw) = rollup::split(window, TimeDelta::hours(1));
+    let (whole_lo, whole_hi) = whole.map_or((None, None), |(lo, hi)| (lo, Some(hi)));
+    let (raw_lo, raw_hi): (Vec<_>, Vec<_>) = raw.into_iter().unzip();
+    let rows = sqlx::query(TYPE_HOURS_SQL)
+        .bind(bucket)
+        .bind(whole_lo)
+        .bind(whole_hi)
+        .bind(raw_lo)
+        .bind(raw_hi)
+        .bind(filter.event_type.map(|t| t.as_str()))
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(rows)
 }
 
 fn truncate(t: DateTime<Utc>, bucket: &str) -> DateTime<Utc> {

@@ -327,3 +327,13 @@ pub async fn day_over_day(
         .await?;
     day_over_day_rows(&rows)
 }
+
+/// The event explorer's histogram counted from the events themselves.
+pub async fn histogram(
+    pool: &PgPool,
+    filter: &crate::model::events::EventFilter,
+    now: DateTime<Utc>,
+) -> Result<crate::model::events::EventHistogram, sqlx::Error> {
+    use crate::server::events_query::{histogram_from, Source};
+    histogram_from(pool, filter, now, Source::Events).await
+}

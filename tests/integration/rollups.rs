@@ -3,10 +3,12 @@
 //! very edges of the buckets and windows (plain `INSERT`), then after a delete and a rebuild.
 
 use chrono::{DateTime, Duration, DurationRound, SubsecRound, TimeDelta, Utc};
+use ops_console::model::events::EventFilter;
 use ops_console::model::incidents::{breakdown, Incident, RECENT_LIMIT};
 use ops_console::server::{
-    bench, customers, demo, incidents, plain, pulse, revenue, rollup, stickiness,
+    bench, customers, demo, events_query, incidents, plain, pulse, revenue, rollup, stickiness,
 };
+use ops_events::EventType;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -168,6 +170,26 @@ async fn assert_same_answers(pool: &PgPool, as_of: DateTime<Utc>, tenants: &[Uui
             "incidents over {hours} hours at {as_of}"
         );
         assert_patterns(pool, as_of, hours, None, &list).await;
+    }
+    // The event explorer's histogram over every tenant, by hour and by day, of every type and
+    // of one.
+    for (hours, event_type) in [
+        (1, None),
+        (24, None),
+        (24, Some(EventType::IncidentCreated)),
+        (24 * 10, None),
+    ] {
+        let filter = EventFilter {
+            tenant_id: None,
+            event_type,
+            from: Some(as_of - Duration::hours(hours)),
+            to: Some(as_of),
+        };
+        assert_eq!(
+            events_query::histogram(pool, &filter, as_of).await.unwrap(),
+            plain::histogram(pool, &filter, as_of).await.unwrap(),
+            "histogram of {event_type:?} over {hours} hours at {as_of}"
+        );
     }
     // Every day's mean, not only the rises the page shows.
     for rise in [incidents::RISE, f64::MIN] {
@@ -354,7 +376,8 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
               UNION ALL SELECT m::text FROM ops_rollup_minute m \
               UNION ALL SELECT f::text FROM ops_incident_facts f \
               UNION ALL SELECT v::text FROM ops_rollup_severity_hour v \
-              UNION ALL SELECT c::text FROM ops_call_causes c) s",
+              UNION ALL SELECT c::text FROM ops_call_causes c \
+              UNION ALL SELECT t::text FROM ops_rollup_type_hour t) s",
         )
         .fetch_one(&pool)
         .await
@@ -372,8 +395,8 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
         problems.iter().all(|p| p.0 == "ops_rollup_day"),
         "{problems:?}"
     );
-    // And the incident facts, severities and causes: a lost fact, a changed severity, a
-    // cause that names no cost limit said to.
+    // And the incident facts, severities, causes and type counts: a lost fact, a changed
+    // severity, a cause that names no cost limit said to, an hour's count one short.
     sqlx::query("DELETE FROM ops_incident_facts WHERE timestamp = (SELECT min(timestamp) FROM ops_incident_facts)")
         .execute(&pool)
         .await
@@ -392,6 +415,13 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
     .execute(&pool)
     .await
     .unwrap();
+    sqlx::query(
+        "UPDATE ops_rollup_type_hour SET events = events - 1 \
+                 WHERE bucket = (SELECT max(bucket) FROM ops_rollup_type_hour)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let damaged: std::collections::BTreeSet<String> = rollup::check(&pool)
         .await
         .unwrap()
@@ -404,7 +434,8 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
             "ops_call_causes",
             "ops_incident_facts",
             "ops_rollup_day",
-            "ops_rollup_severity_hour"
+            "ops_rollup_severity_hour",
+            "ops_rollup_type_hour"
         ]
     );
 
@@ -429,7 +460,8 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
             "ops_rollup_day",
             "ops_rollup_hour",
             "ops_rollup_minute",
-            "ops_rollup_severity_hour"
+            "ops_rollup_severity_hour",
+            "ops_rollup_type_hour"
         ]
     );
     for l in &lineage {
