@@ -229,18 +229,16 @@ async fn by_type_hour(
     let (Some(from), Some(to)) = (filter.from, filter.to) else {
         return Ok(Vec::new());
     };
-    let mut tx = rollup::snapshot(pool).await?;
-    let to = rollup::micros(to);
-    let next = rollup::next_events(&mut tx, &[to]).await?.pop().flatten();
     // `[from, to]` is `(from - 1 µs, to]` at PostgreSQL's precision.
-    let lo = rollup::micros(from) - TimeDelta::microseconds(1);
-    let window = rollup::widen(
-        Window {
-            lo: Some(lo),
-            hi: to,
-        },
-        next,
-    );
+    let exact = Window {
+        lo: Some(rollup::micros(from) - TimeDelta::microseconds(1)),
+        hi: rollup::micros(to),
+    };
+    let mut tx = rollup::snapshot(pool).await?;
+    let window = rollup::widened(&mut tx, &[exact])
+        .await?
+        .pop()
+        .unwrap_or(exact);
     let (whole, raw) = rollup::split(window, TimeDelta::hours(1));
     let (whole_lo, whole_hi) = whole.map_or((None, None), |(lo, hi)| (lo, Some(hi)));
     let (raw_lo, raw_hi): (Vec<_>, Vec<_>) = raw.into_iter().unzip();

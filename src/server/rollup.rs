@@ -128,7 +128,7 @@ pub fn widen(w: Window, next: Option<DateTime<Utc>>) -> Window {
         .map_or(w, |hi| Window { lo: w.lo, hi })
 }
 
-/// A read-only transaction whose statements all see one snapshot: what [`next_events`] says
+/// A read-only transaction whose statements all see one snapshot: what [`widened`] says
 /// comes after a window holds for the read that follows it.
 pub(crate) async fn snapshot(
     pool: &PgPool,
@@ -137,19 +137,25 @@ pub(crate) async fn snapshot(
         .await
 }
 
-/// The first event after each of `moments`, in order.
-pub(crate) async fn next_events(
-    conn: &mut sqlx::PgConnection,
-    moments: &[DateTime<Utc>],
-) -> Result<Vec<Option<DateTime<Utc>>>, sqlx::Error> {
+/// `windows`, each widened ([`widen`]) by the first event after its end that `snapshot`'s
+/// transaction sees, so that the read which follows in it holds the same events.
+pub(crate) async fn widened(
+    snapshot: &mut sqlx::PgConnection,
+    windows: &[Window],
+) -> Result<Vec<Window>, sqlx::Error> {
+    let his: Vec<DateTime<Utc>> = windows.iter().map(|w| micros(w.hi)).collect();
     let rows: Vec<(i32, Option<DateTime<Utc>>)> = sqlx::query_as(
         "SELECT m.i::int4, (SELECT min(e.timestamp) FROM ops_events e WHERE e.timestamp > m.at) \
          FROM unnest($1::timestamptz[]) WITH ORDINALITY AS m(at, i) ORDER BY m.i",
     )
-    .bind(moments)
-    .fetch_all(conn)
+    .bind(his)
+    .fetch_all(snapshot)
     .await?;
-    Ok(rows.into_iter().map(|(_, next)| next).collect())
+    Ok(windows
+        .iter()
+        .zip(rows)
+        .map(|(w, (_, next))| widen(*w, next))
+        .collect())
 }
 
 /// Pieces read with a sign: `+1` adds the rows a piece reads, `-1` takes them away. Only counts
@@ -289,9 +295,8 @@ pub struct Activity {
 }
 
 impl Activity {
-    /// Adds `other`'s counts and sums times `sign`, and takes the earlier first and the later
-    /// last times (only ever with `sign = 1`: times are never read with a sign).
-    fn add(&mut self, other: &Activity, sign: i64) {
+    /// Adds `other`'s counts and sums times `sign`.
+    fn add_counts(&mut self, other: &Activity, sign: i64) {
         let count = |a: &mut i64, b: i64| *a += sign * b;
         count(&mut self.events, other.events);
         count(&mut self.api_calls, other.api_calls);
@@ -304,24 +309,6 @@ impl Activity {
         count(&mut self.certs, other.certs);
         self.llm_cost += Decimal::from(sign) * other.llm_cost;
         self.llm_tokens += Decimal::from(sign) * other.llm_tokens;
-        let first = |a: &mut Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| {
-            *a = match (*a, b) {
-                (Some(x), Some(y)) => Some(x.min(y)),
-                (x, y) => x.or(y),
-            }
-        };
-        first(&mut self.first_event, other.first_event);
-        first(&mut self.first_incident, other.first_incident);
-        first(&mut self.first_view, other.first_view);
-        first(&mut self.first_replay, other.first_replay);
-        first(&mut self.first_export, other.first_export);
-        first(&mut self.first_cert, other.first_cert);
-        first(&mut self.first_subscription, other.first_subscription);
-        first(&mut self.first_cancellation, other.first_cancellation);
-        let last = |a: &mut Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| *a = (*a).max(b);
-        last(&mut self.last_api_call, other.last_api_call);
-        last(&mut self.last_investigation, other.last_investigation);
-        last(&mut self.last_export, other.last_export);
     }
 }
 
@@ -540,15 +527,8 @@ pub async fn activity(
         Needs::All => None,
         Needs::Types(t) => Some(t.iter().map(|s| s.to_string()).collect()),
     };
-    // The upper ends are widened by what the same snapshot says comes after them.
     let mut tx = snapshot(pool).await?;
-    let his: Vec<DateTime<Utc>> = windows.iter().map(|w| micros(w.hi)).collect();
-    let next = next_events(&mut tx, &his).await?;
-    let widened: Vec<Window> = windows
-        .iter()
-        .zip(next)
-        .map(|(w, n)| widen(*w, n))
-        .collect();
+    let widened = widened(&mut tx, windows).await?;
     let sql = match columns {
         Columns::Counts => COUNTS_SQL,
         Columns::Times => TIMES_SQL,
@@ -590,17 +570,24 @@ pub async fn activity(
                 ..Activity::default()
             },
         };
-        // A piece taken away carries its window as `-(i + 1)` ([`pieces`]).
+        // A piece taken away carries its window as `-(i + 1)` ([`pieces`]); times are read
+        // by `cover` only, one row per window and tenant.
         let (i, sign) = if w >= 0 { (w, 1) } else { (-w - 1, -1) };
+        let tenant: Uuid = row.try_get("tenant_id")?;
         if let Some(map) = out.get_mut(i as usize) {
-            map.entry(row.try_get("tenant_id")?)
-                .or_default()
-                .add(&a, sign);
+            match columns {
+                Columns::Counts => map.entry(tenant).or_default().add_counts(&a, sign),
+                Columns::Times => {
+                    map.insert(tenant, a);
+                }
+            }
         }
     }
     // As read by `cover`, a tenant is in a window exactly when it has an event there.
-    for map in &mut out {
-        map.retain(|_, a| a.events != 0 || columns == Columns::Times);
+    if columns == Columns::Counts {
+        for map in &mut out {
+            map.retain(|_, a| a.events != 0);
+        }
     }
     Ok(out)
 }
