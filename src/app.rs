@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Outlet, ParentRoute, Route, Router, Routes, A};
 use leptos_router::hooks::use_location;
-use leptos_router::{path, SsrMode};
+use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::components::async_view::async_view;
 use crate::pages::customer::CustomerPage;
@@ -20,19 +20,9 @@ use crate::pages::revenue::RevenuePage;
 use crate::pages::settings::SettingsPage;
 use crate::pages::stickiness::StickinessPage;
 
+/// The page frame. Its Content-Security-Policy names the nonce the hydration scripts carry
+/// (`server::http`'s `page_policy`).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    // The page's policy names this response's nonce, which the hydration scripts carry.
-    #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        if let Ok(policy) =
-            axum::http::HeaderValue::from_str(&crate::server::http::csp(Some(&nonce)))
-        {
-            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
-        }
-    }
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -111,25 +101,68 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| format!("{page} · Ops Console") />
         <Router>
             <Routes fallback=|| view! { <NotFound /> }>
-                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/login") view={Lazy::<LoginRoute>::new()} />
                 <ParentRoute path=path!("") view=Shell>
-                    <Route path=path!("") view=PulsePage />
-                    <Route path=path!("customers") view=CustomersPage />
+                    <Route path=path!("") view={Lazy::<PulseRoute>::new()} />
+                    <Route path=path!("customers") view={Lazy::<CustomersRoute>::new()} />
                     // Rendered whole before the head is sent, so an unknown tenant's 404 status
                     // reaches the browser (a streamed page has already said 200).
-                    <Route path=path!("customers/:tenant_id") view=CustomerPage ssr=SsrMode::Async />
-                    <Route path=path!("incidents") view=IncidentsPage />
-                    <Route path=path!("stickiness") view=StickinessPage />
-                    <Route path=path!("revenue") view=RevenuePage />
-                    <Route path=path!("infra") view=InfraPage />
-                    <Route path=path!("replay") view=ReplayPickerPage />
-                    <Route path=path!("replay/:incident_id") view=ReplayPage ssr=SsrMode::Async />
-                    <Route path=path!("events") view=EventsPage />
-                    <Route path=path!("settings") view=SettingsPage />
+                    <Route
+                        path=path!("customers/:tenant_id")
+                        view={Lazy::<CustomerRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("incidents") view={Lazy::<IncidentsRoute>::new()} />
+                    <Route path=path!("stickiness") view={Lazy::<StickinessRoute>::new()} />
+                    <Route path=path!("revenue") view={Lazy::<RevenueRoute>::new()} />
+                    <Route path=path!("infra") view={Lazy::<InfraRoute>::new()} />
+                    <Route path=path!("replay") view={Lazy::<ReplayPickerRoute>::new()} />
+                    <Route
+                        path=path!("replay/:incident_id")
+                        view={Lazy::<ReplayRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("events") view={Lazy::<EventsRoute>::new()} />
+                    <Route path=path!("settings") view={Lazy::<SettingsRoute>::new()} />
                 </ParentRoute>
             </Routes>
         </Router>
     }
+}
+
+/// Each page's code is its own WASM chunk, fetched when its route is first opened
+/// (`cargo leptos build --split`): the first load brings the shell and the one page it shows, not
+/// every page. The pages load their own data, so a route's data half is empty.
+macro_rules! lazy_pages {
+    ($($route:ident => $page:ident),* $(,)?) => {$(
+        struct $route;
+
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                $route
+            }
+
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    )*};
+}
+
+lazy_pages! {
+    LoginRoute => LoginPage,
+    PulseRoute => PulsePage,
+    CustomersRoute => CustomersPage,
+    CustomerRoute => CustomerPage,
+    IncidentsRoute => IncidentsPage,
+    StickinessRoute => StickinessPage,
+    RevenueRoute => RevenuePage,
+    InfraRoute => InfraPage,
+    ReplayPickerRoute => ReplayPickerPage,
+    ReplayRoute => ReplayPage,
+    EventsRoute => EventsPage,
+    SettingsRoute => SettingsPage,
 }
 
 /// The frame of every signed-in page: the navigation, who is signed in, and the page itself.

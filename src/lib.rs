@@ -13,13 +13,22 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // From here the page answers clicks, not only shows: scripts and tests wait for this mark
-    // before they interact.
-    if let Some(root) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.document_element())
-    {
-        let _ = root.set_attribute("data-hydrated", "true");
-    }
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let Some(body) = document.body() else {
+        return;
+    };
+    // Asynchronous, because each page's code arrives as its own chunk (`app::lazy_pages!`),
+    // fetched before the page it renders is hydrated.
+    wasm_bindgen_futures::spawn_local(async move {
+        leptos::mount::hydrate_from_async(body, app::App)
+            .await
+            .forget();
+        // From here the page answers clicks, not only shows: scripts and tests wait for this
+        // mark before they interact.
+        if let Some(root) = document.document_element() {
+            let _ = root.set_attribute("data-hydrated", "true");
+        }
+    });
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue};
+use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -61,6 +62,7 @@ pub fn router_with_state(
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(page_policy))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::gate,
@@ -105,6 +107,52 @@ pub fn csp(nonce: Option<&str>) -> String {
     )
 }
 
+/// Gives a page the policy that names the nonce its inline scripts carry, read from the page's
+/// `<head>` in the first chunk of its HTML (which holds the whole head, hydration scripts
+/// included). The header is decided from what is actually sent: setting it from inside the
+/// render (leptos's `ResponseOptions`) lost it on some server-rendered pages that a browser
+/// opened right after another, whose scripts then never ran.
+async fn page_policy(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use futures::StreamExt;
+    let response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let mut stream = body.into_data_stream();
+    let first = stream.next().await;
+    if let Some(Ok(chunk)) = &first {
+        if let Some(policy) =
+            head_nonce(chunk).and_then(|n| HeaderValue::from_str(&csp(Some(n))).ok())
+        {
+            parts
+                .headers
+                .insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
+    let body = axum::body::Body::from_stream(futures::stream::iter(first).chain(stream));
+    Response::from_parts(parts, body)
+}
+
+/// The nonce of the first script in an HTML head, if the head is in `html`.
+fn head_nonce(html: &[u8]) -> Option<&str> {
+    let html = std::str::from_utf8(html).ok()?;
+    let head = &html[..html.find("</head>")?];
+    let rest = &head[head.find("<script")?..];
+    let rest = &rest[..rest.find('>')?];
+    let value = &rest[rest.find(" nonce=\"")? + 8..];
+    let nonce = &value[..value.find('"')?];
+    nonce
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+' | b'/' | b'='))
+        .then_some(nonce)
+}
+
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests in flight.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
     axum::serve(
@@ -141,4 +189,38 @@ async fn shutdown_signal() {
     super::live::begin_shutdown();
     // Gives load balancers a moment; in-flight requests are drained by axum itself.
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::head_nonce;
+
+    #[test]
+    fn the_nonce_is_the_first_head_script_s() {
+        let page = br#"<!DOCTYPE html><html><head><link rel="icon"/><script type="module" nonce="aB3-_x+/=">x</script><script nonce="other"></script></head><body>"#;
+        assert_eq!(head_nonce(page), Some("aB3-_x+/="));
+    }
+
+    #[test]
+    fn no_head_no_script_or_an_odd_nonce_gives_none() {
+        // The head is not complete in this chunk.
+        assert_eq!(head_nonce(br#"<html><head><script nonce="abc">"#), None);
+        // A head without scripts; a nonce in the body does not count.
+        assert_eq!(
+            head_nonce(br#"<head><title>t</title></head><body><script nonce="abc">"#),
+            None
+        );
+        // A first script without a nonce.
+        assert_eq!(
+            head_nonce(
+                br#"<head><script src="/a.js"></script><script nonce="abc"></script></head>"#
+            ),
+            None
+        );
+        // Nothing that could break out of the policy's quotes.
+        assert_eq!(
+            head_nonce(br#"<head><script nonce="a' *;b"></script></head>"#),
+            None
+        );
+    }
 }
