@@ -732,7 +732,16 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
     // Everything else against the real server in its own process, so its memory is its own.
     // Whatever fails there, the tables measured so far are printed first.
     match served(&pool, &o, &mut out).await {
-        Ok(()) => Ok(out),
+        Ok(()) => {
+            let site = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+            match wasm_table(std::path::Path::new(&site)) {
+                Ok(table) => out.push_str(&table),
+                Err(e) => {
+                    let _ = writeln!(out, "\nWASM + JS not measured: {e}");
+                }
+            }
+            Ok(out)
+        }
         Err(e) => {
             println!("{out}");
             Err(e)
@@ -890,4 +899,61 @@ async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(),
         peak_rss_mb("self").unwrap_or(f64::NAN)
     );
     Ok(())
+}
+
+/// What a browser fetches, gzip-compressed file by file as the server sends it, to open each
+/// page for the first time: the WASM and JS every page needs, then each page's own chunks
+/// (`pkg/__wasm_split_manifest.json` of a `cargo leptos build --split`). ECharts, fetched only
+/// by pages with charts, is not counted.
+pub fn wasm_table(site_root: &std::path::Path) -> Result<String, String> {
+    use std::io::Write as _;
+    let pkg = site_root.join("pkg");
+    let gzipped = |name: &str| -> Result<u64, String> {
+        let bytes = std::fs::read(pkg.join(name)).map_err(|e| format!("{name}: {e}"))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&bytes).map_err(|e| e.to_string())?;
+        Ok(gz.finish().map_err(|e| e.to_string())?.len() as u64)
+    };
+    let mut shared = vec!["ops-console.wasm".to_owned(), "ops-console.js".to_owned()];
+    let manifest: std::collections::BTreeMap<String, Vec<String>> =
+        match std::fs::read_to_string(pkg.join("__wasm_split_manifest.json")) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| e.to_string())?,
+            Err(_) => Default::default(),
+        };
+    for entry in std::fs::read_dir(&pkg)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("__wasm_split.") && name.ends_with(".js") {
+            shared.push(name);
+        }
+    }
+    let mut base = 0;
+    for name in &shared {
+        base += gzipped(name)?;
+    }
+    let kb = |b: u64| b as f64 / 1000.0;
+    let mut out = format!(
+        "\n| WASM + JS, gzip | files | KB |\n|---|---:|---:|\n| every page: {} | {} | {:.1} |\n",
+        shared.join(", "),
+        shared.len(),
+        kb(base)
+    );
+    for (split, files) in &manifest {
+        let mut own = 0;
+        for f in files {
+            own += gzipped(&format!("{f}.wasm"))?;
+        }
+        let page = split.trim_start_matches('_');
+        let page = page.split("_route_view").next().unwrap_or(page);
+        let _ = writeln!(
+            out,
+            "| {page} page, first visit: its {} chunks + every page's | {} | {:.1} |",
+            files.len(),
+            files.len() + shared.len(),
+            kb(own + base)
+        );
+    }
+    Ok(out)
 }
