@@ -42,6 +42,8 @@ test.describe('@empty an empty database', () => {
     await expect(page.getByTestId('revenue-empty')).toContainText('No paying or active tenant');
     await page.goto('/incidents');
     await expect(page.getByTestId('incidents-empty')).toContainText('No incident in the last 24 hours');
+    await expect(page.getByTestId('matrix-empty')).toContainText('No incident in this window');
+    await expect(page.getByTestId('incident-matrix')).toBeHidden();
     await expect(page.getByTestId('no-regression')).toContainText('No regression');
     await expect(page.getByTestId('audit-empty')).toContainText('No change yet');
     await page.goto('/replay');

@@ -201,6 +201,18 @@ pub fn IncidentsPage() -> impl IntoView {
         <section class="card" aria-labelledby="matrix-heading">
             <h2 id="matrix-heading">"Model × policy"</h2>
             <p class="muted small-print">"Incidents per model and policy in the window; darker is more."</p>
+            // Without incidents there is nothing to draw: a sentence takes the chart's place
+            // (style: `.empty-state ~ #incident-matrix` is hidden).
+            {async_view(
+                move || async move { data.await },
+                move |p: Patterns| {
+                    p.matrix.cells.is_empty().then(|| view! {
+                        <p class="empty-state" data-testid="matrix-empty">
+                            "No incident in this window, so no model or policy to compare."
+                        </p>
+                    })
+                },
+            )}
             <div id=MATRIX_ID class="chart" data-testid=MATRIX_ID role="img"
                 aria-label="Heatmap of incidents by model and policy"></div>
         </section>
