@@ -905,14 +905,21 @@ async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(),
 /// page for the first time: the WASM and JS every page needs, then each page's own chunks
 /// (`pkg/__wasm_split_manifest.json` of a `cargo leptos build --split`). ECharts, fetched only
 /// by pages with charts, is not counted.
-pub fn wasm_table(site_root: &std::path::Path) -> Result<String, String> {
+fn wasm_table(site_root: &std::path::Path) -> Result<String, String> {
     use std::io::Write as _;
     let pkg = site_root.join("pkg");
-    let gzipped = |name: &str| -> Result<u64, String> {
+    // Pages share most chunks: each file is read and compressed once.
+    let mut sizes = std::collections::HashMap::<String, u64>::new();
+    let mut gzipped = |name: &str| -> Result<u64, String> {
+        if let Some(size) = sizes.get(name) {
+            return Ok(*size);
+        }
         let bytes = std::fs::read(pkg.join(name)).map_err(|e| format!("{name}: {e}"))?;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         gz.write_all(&bytes).map_err(|e| e.to_string())?;
-        Ok(gz.finish().map_err(|e| e.to_string())?.len() as u64)
+        let size = gz.finish().map_err(|e| e.to_string())?.len() as u64;
+        sizes.insert(name.to_owned(), size);
+        Ok(size)
     };
     let mut shared = vec!["ops-console.wasm".to_owned(), "ops-console.js".to_owned()];
     let manifest: std::collections::BTreeMap<String, Vec<String>> =
