@@ -24,6 +24,18 @@ export const test = base.extend<Pages>({
     page.on('console', (msg) => {
       if (msg.type() === 'error' && msg.text().includes('Content Security Policy')) errors.push(msg.text());
     });
+    // A server-rendered page shows its buttons before the WASM has attached their handlers (each
+    // page's code is its own chunk, loaded after the HTML): a click then does nothing. Every
+    // navigation to one of our pages waits until the client has hydrated it, as a person would
+    // wait for it to settle.
+    const goto = page.goto.bind(page);
+    page.goto = async (url, options) => {
+      const response = await goto(url, options);
+      if (response?.ok() && (response.headers()['content-type'] ?? '').startsWith('text/html')) {
+        await page.locator('html[data-hydrated="true"]').waitFor({ state: 'attached', timeout: 15_000 });
+      }
+      return response;
+    };
     await use(page);
     expect(errors, 'uncaught errors in the page').toEqual([]);
   },

@@ -313,14 +313,12 @@ fn RegressionCard(
     let previous = r.previous_version.clone();
     let policy_id = r.policy_id.clone();
     // How many affected tenants still run the regressed version.
-    let still_on = move || {
-        policies.get().and_then(|s| s.ok()).map(|s| {
-            let p = s.policies.iter().find(|p| p.policy_id == policy_id);
-            affected
-                .iter()
-                .filter(|t| p.is_none_or(|p| p.version_for(**t) != previous))
-                .count()
-        })
+    let still_on = move |s: &PolicyState| {
+        let p = s.policies.iter().find(|p| p.policy_id == policy_id);
+        affected
+            .iter()
+            .filter(|t| p.is_none_or(|p| p.version_for(**t) != previous))
+            .count()
     };
     let r_dialog = r.clone();
     let title = format!(
@@ -383,11 +381,23 @@ fn RegressionCard(
                 </dd>
                 <dt>"Now"</dt>
                 <dd data-testid="rollback-state">
-                    {move || match still_on() {
-                        None => "…".to_owned(),
-                        Some(0) => format!("rolled back: every affected tenant runs {previous_now}"),
-                        Some(n) => format!("{n} of {total} affected tenants still run {version_now}"),
-                    }}
+                    // Awaited, not read: a plain read of a resource the server streamed after
+                    // this card could stay "…" after hydration.
+                    <Transition fallback=|| "…">
+                        {move || {
+                            let (still_on, previous_now, version_now) =
+                                (still_on.clone(), previous_now.clone(), version_now.clone());
+                            Suspend::new(async move {
+                                match policies.await {
+                                    Err(_) => "unknown: the policy versions did not load".to_owned(),
+                                    Ok(s) => match still_on(&s) {
+                                        0 => format!("rolled back: every affected tenant runs {previous_now}"),
+                                        n => format!("{n} of {total} affected tenants still run {version_now}"),
+                                    },
+                                }
+                            })
+                        }}
+                    </Transition>
                 </dd>
             </dl>
             <div class="actions-row">
@@ -507,13 +517,12 @@ fn RollbackDialog(
         .collect();
     let changes = {
         let (policy_id, previous) = (policy_id.clone(), previous.clone());
-        move || {
-            let state = policies.get().and_then(|s| s.ok()).unwrap_or_default();
+        move |all: bool, state: PolicyState| {
             let p = state
                 .policies
                 .into_iter()
                 .find(|p| p.policy_id == policy_id);
-            if all.get() {
+            if all {
                 let (default, pins) = p
                     .map(|p| (p.default_version.clone(), p.pins.len()))
                     .unwrap_or_default();
@@ -557,7 +566,18 @@ fn RollbackDialog(
                     </fieldset>
                     <p>"What changes:"</p>
                     <ul data-testid="rollback-changes">
-                        {move || changes().into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+                        <Transition fallback=|| view! { <li>"…"</li> }>
+                            {move || {
+                                let (changes, all) = (changes.clone(), all.get());
+                                Suspend::new(async move {
+                                    let state = policies.await.unwrap_or_default();
+                                    changes(all, state)
+                                        .into_iter()
+                                        .map(|c| view! { <li>{c}</li> })
+                                        .collect_view()
+                                })
+                            }}
+                        </Transition>
                     </ul>
                     <p class="muted small-print">
                         "Other tenants keep the version they run. The change is logged with your "
