@@ -59,31 +59,26 @@ pub async fn lifetimes(
     tenant: Option<Uuid>,
     needs: Needs<'_>,
 ) -> Result<HashMap<Uuid, Lifetime>, sqlx::Error> {
-    // The subscription events are read beside the times, not after them: the page waits for
-    // the slower of the two.
-    let whole = [Window::until(as_of)];
-    let (all, firsts) = futures::try_join!(
-        rollup::activity(pool, &whole, tenant, needs, Columns::Times),
-        rollup::first_events(
-            pool,
-            &["SUBSCRIPTION_STARTED", "SUBSCRIPTION_CANCELLED"],
-            as_of,
-            tenant
-        )
-    )?;
-    let all = all.into_iter().next().unwrap_or_default();
-    // Only the event at the time the rollups found: the two reads are separate snapshots.
-    let first = |t: Uuid, ty: &str, at: Option<DateTime<Utc>>| {
-        firsts.get(&(t, ty.to_owned())).filter(|f| Some(f.at) == at)
-    };
+    let all = rollup::activity(pool, &[Window::until(as_of)], tenant, needs, Columns::Times)
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let mut keys = Vec::new();
+    for (t, a) in &all {
+        if let Some(at) = a.first_subscription {
+            keys.push((*t, "SUBSCRIPTION_STARTED", at));
+        }
+        if let Some(at) = a.first_cancellation {
+            keys.push((*t, "SUBSCRIPTION_CANCELLED", at));
+        }
+    }
+    let firsts = rollup::first_events(pool, &keys).await?;
+    let first = |t: Uuid, ty: &str| firsts.get(&(t, ty.to_owned()));
     Ok(all
         .into_iter()
         .map(|(t, activity)| {
-            let terms = Terms::from_metadata(
-                first(t, "SUBSCRIPTION_STARTED", activity.first_subscription).map(|f| &f.metadata),
-            );
-            let cancel_reason = first(t, "SUBSCRIPTION_CANCELLED", activity.first_cancellation)
-                .and_then(|f| f.reason.clone());
+            let terms = Terms::from_metadata(first(t, "SUBSCRIPTION_STARTED").map(|f| &f.metadata));
+            let cancel_reason = first(t, "SUBSCRIPTION_CANCELLED").and_then(|f| f.reason.clone());
             (
                 t,
                 Lifetime {

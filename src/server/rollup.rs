@@ -619,37 +619,37 @@ pub async fn activity(
     Ok(out)
 }
 
-/// A tenant's first customer event of one type (a subscription or cancellation).
+/// The event at a `(tenant, type, time)` key that [`activity`] found (a first subscription or
+/// cancellation).
 #[derive(Debug, Clone)]
 pub struct FirstEvent {
-    pub at: DateTime<Utc>,
     pub metadata: Value,
     /// `metadata->>'reason'`, as PostgreSQL renders it.
     pub reason: Option<String>,
 }
 
-/// Each tenant's first customer event of each of `types` up to `as_of` (inclusive), the lowest
-/// `event_id` among equal times; only `tenant`'s when given. Independent of [`activity`], so a
-/// page can run both at once; callers keep an event only where its time is the one `activity`
-/// found, so the two agree even when an event arrives between their snapshots.
+/// The customer events at these `(tenant, type, time)` keys, the lowest `event_id` among equal
+/// times.
 pub async fn first_events(
     pool: &PgPool,
-    types: &[&str],
-    as_of: DateTime<Utc>,
-    tenant: Option<Uuid>,
+    keys: &[(Uuid, &str, DateTime<Utc>)],
 ) -> Result<HashMap<(Uuid, String), FirstEvent>, sqlx::Error> {
+    let tenants: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+    let types: Vec<&str> = keys.iter().map(|k| k.1).collect();
+    let times: Vec<DateTime<Utc>> = keys.iter().map(|k| k.2).collect();
     let rows = sqlx::query(concat!(
-        "SELECT DISTINCT ON (tenant_id, event_type) tenant_id, event_type, timestamp, metadata, \
-                metadata->>'reason' AS reason \
-         FROM ops_events \
-         WHERE event_type = ANY($1) AND timestamp <= $2 \
-           AND ($3::uuid IS NULL OR tenant_id = $3) AND ",
+        "SELECT DISTINCT ON (e.tenant_id, e.event_type) e.tenant_id, e.event_type, e.metadata, \
+                e.metadata->>'reason' AS reason \
+         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[]) AS k(k_tenant, k_type, k_at) \
+         JOIN ops_events e ON e.tenant_id = k_tenant AND e.event_type = k_type \
+                          AND e.timestamp = k_at \
+         WHERE ",
         customer_event!(),
-        " ORDER BY tenant_id, event_type, timestamp, event_id"
+        " ORDER BY e.tenant_id, e.event_type, e.event_id"
     ))
+    .bind(tenants)
     .bind(types)
-    .bind(micros(as_of))
-    .bind(tenant)
+    .bind(times)
     .fetch_all(pool)
     .await?;
     rows.iter()
@@ -657,7 +657,6 @@ pub async fn first_events(
             Ok((
                 (r.try_get("tenant_id")?, r.try_get("event_type")?),
                 FirstEvent {
-                    at: r.try_get("timestamp")?,
                     metadata: r
                         .try_get::<Option<Value>, _>("metadata")?
                         .unwrap_or(Value::Null),
