@@ -733,8 +733,11 @@ pub async fn run(pool: PgPool, o: BenchOptions) -> Result<String, String> {
     // Whatever fails there, the tables measured so far are printed first.
     match served(&pool, &o, &mut out).await {
         Ok(()) => {
-            let site = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
-            match wasm_table(std::path::Path::new(&site)) {
+            // The site the server itself would serve (`LEPTOS_SITE_ROOT`, else Cargo.toml's).
+            let site = leptos::config::get_configuration(None)
+                .map_err(|e| e.to_string())
+                .and_then(|c| wasm_table(std::path::Path::new(&*c.leptos_options.site_root)));
+            match site {
                 Ok(table) => out.push_str(&table),
                 Err(e) => {
                     let _ = writeln!(out, "\nWASM + JS not measured: {e}");
