@@ -58,9 +58,13 @@ pub async fn warm(pool: &PgPool, n: usize) {
 /// patience). A database that is down is reported after one pool wait instead.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// Whether the database accepts a new connection within two seconds: it is up, however busy
-/// its pool may be. (A pool's own size cannot tell: while the database is down the pool counts
-/// the connections it is still trying to open.)
+/// Whether the database is up, however busy its pool may be: it accepts a new connection, or
+/// it is too slow to answer one within two seconds, or it refuses one only for having too many.
+/// A database that is down refuses at once (nothing listens, or it is shutting down or starting
+/// up). A slow answer is taken as busy, not down: on a loaded machine right after a restart a
+/// new connection can take seconds, and [`patiently`]'s own deadline still bounds the wait.
+/// (A pool's own size cannot tell: while the database is down the pool counts the connections
+/// it is still trying to open.)
 pub async fn reachable(pool: &PgPool) -> bool {
     use sqlx::Connection;
     let options = pool.connect_options();
@@ -70,7 +74,17 @@ pub async fn reachable(pool: &PgPool) -> bool {
             let _ = connection.close().await;
             true
         }
-        _ => false,
+        Ok(Err(error)) => {
+            let crowded = matches!(&error, sqlx::Error::Database(db) if db.code().as_deref() == Some("53300"));
+            if !crowded {
+                tracing::warn!(%error, "the database refused a new connection; taking it as down");
+            }
+            crowded
+        }
+        Err(_) => {
+            tracing::debug!("no new connection within 2 s; taking the database as busy");
+            true
+        }
     }
 }
 

@@ -159,10 +159,12 @@ pub async fn count_events(pool: &PgPool) -> i64 {
 }
 
 /// A TCP proxy in front of PostgreSQL. `cut()` drops every connection and refuses new ones,
-/// which is what the server sees when the database goes down; `restore()` brings it back.
+/// which is what the server sees when the database goes down; `stall()` leaves new connections
+/// unanswered, as a database too loaded to take one would; `restore()` brings it back.
 pub struct DbProxy {
     pub addr: SocketAddr,
     up: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     cut: Arc<Notify>,
     task: JoinHandle<()>,
 }
@@ -172,9 +174,10 @@ impl DbProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
+        let stalled = Arc::new(AtomicBool::new(false));
         let cut = Arc::new(Notify::new());
         let task = {
-            let (up, cut) = (up.clone(), cut.clone());
+            let (up, stalled, cut) = (up.clone(), stalled.clone(), cut.clone());
             tokio::spawn(async move {
                 loop {
                     let Ok((mut client, _)) = listener.accept().await else {
@@ -182,6 +185,17 @@ impl DbProxy {
                     };
                     if !up.load(Ordering::SeqCst) {
                         drop(client);
+                        continue;
+                    }
+                    if stalled.load(Ordering::SeqCst) {
+                        // Held open, never answered, until the proxy is restored.
+                        let stalled = stalled.clone();
+                        tokio::spawn(async move {
+                            while stalled.load(Ordering::SeqCst) {
+                                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                            }
+                            drop(client);
+                        });
                         continue;
                     }
                     let cut = cut.clone();
@@ -200,6 +214,7 @@ impl DbProxy {
         DbProxy {
             addr,
             up,
+            stalled,
             cut,
             task,
         }
@@ -210,8 +225,13 @@ impl DbProxy {
         self.cut.notify_waiters();
     }
 
+    pub fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+        self.stalled.store(false, Ordering::SeqCst);
     }
 
     /// A pool that reaches the test's database through this proxy.

@@ -76,3 +76,27 @@ async fn a_database_that_is_down_is_reported_after_one_wait(pool: PgPool) {
     .await;
     assert_eq!(answer.unwrap(), 1);
 }
+
+#[sqlx::test]
+async fn a_database_too_slow_to_take_a_connection_is_waited_for(pool: PgPool) {
+    let proxy = DbProxy::start(db_addr(&pool)).await;
+    let options: PgConnectOptions = (*pool.connect_options()).clone();
+    let through = one_connection(options.host("127.0.0.1").port(proxy.addr.port()));
+    // The pool is full, and the database takes no new connection in time: busy, not down.
+    let held = through.acquire().await.unwrap();
+    proxy.stall();
+    assert!(db::reachable(&through).await);
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        drop(held);
+    });
+    let attempts = AtomicUsize::new(0);
+    let answer = db::patiently(&through, Duration::from_secs(30), || {
+        select_one(&through, &attempts)
+    })
+    .await;
+    release.await.unwrap();
+    assert_eq!(answer.unwrap(), 1);
+    assert!(attempts.load(Ordering::SeqCst) >= 2);
+    proxy.restore();
+}
