@@ -59,10 +59,7 @@ pub async fn lifetimes(
     tenant: Option<Uuid>,
     needs: Needs<'_>,
 ) -> Result<HashMap<Uuid, Lifetime>, sqlx::Error> {
-    let all = rollup::activity(pool, &[Window::until(as_of)], tenant, needs, Columns::Times)
-        .await?
-        .pop()
-        .unwrap_or_default();
+    let all = rollup::lifetime_times(pool, as_of, tenant, needs).await?;
     let mut keys = Vec::new();
     for (t, a) in &all {
         if let Some(at) = a.first_subscription {

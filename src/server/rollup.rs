@@ -316,7 +316,7 @@ impl Activity {
 /// index range scan: flattened, PostgreSQL scans the whole table or span once and filters every
 /// row against every piece, which for Customer Intelligence's ten day pieces was a third of its
 /// time): `$1..$9` are the windows' day, hour and raw
-/// pieces (window index, lower and upper bound), `$10` an optional tenant and `$11` optional
+/// pieces (window index, lower and upper bound), `$10` optional tenants and `$11` optional
 /// event types for the raw edges. `$cols` are the columns each piece contributes (the planner
 /// computes only those), `$select` and `$group` aggregate them.
 macro_rules! window_sql {
@@ -329,17 +329,17 @@ macro_rules! window_sql {
                       SELECT d.w, ", $cols, " FROM d CROSS JOIN LATERAL ( \
                           SELECT * FROM ops_rollup_day x \
                           WHERE x.bucket >= coalesce(d.lo, '-infinity') AND x.bucket < d.hi \
-                            AND ($10::uuid IS NULL OR x.tenant_id = $10) \
+                            AND ($10::uuid[] IS NULL OR x.tenant_id = ANY($10)) \
                           OFFSET 0) x \
                       UNION ALL \
                       SELECT h.w, ", $cols, " FROM h JOIN ops_rollup_hour x \
                           ON x.bucket >= coalesce(h.lo, '-infinity') AND x.bucket < h.hi \
-                      WHERE $10::uuid IS NULL OR x.tenant_id = $10 \
+                      WHERE $10::uuid[] IS NULL OR x.tenant_id = ANY($10) \
                       UNION ALL \
                       SELECT r.w, ", $cols, " FROM r CROSS JOIN LATERAL ( \
                           SELECT * FROM ops_customer_cells c \
                           WHERE c.at > coalesce(r.lo, '-infinity') AND c.at <= r.hi \
-                            AND ($10::uuid IS NULL OR c.tenant_id = $10) \
+                            AND ($10::uuid[] IS NULL OR c.tenant_id = ANY($10)) \
                             AND ($11::text[] IS NULL OR c.event_type = ANY($11)) \
                           OFFSET 0) c) \
              SELECT ", $select, " FROM parts GROUP BY ", $group
@@ -459,7 +459,7 @@ fn bind_windows<'q>(
     sql: &'static str,
     windows: &[Window],
     columns: Columns,
-    tenant: Option<Uuid>,
+    tenants: Option<Vec<Uuid>>,
     types: Option<Vec<String>>,
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
     let [days, hours, raw] = pieces(windows, columns);
@@ -473,7 +473,7 @@ fn bind_windows<'q>(
         .bind(raw.0)
         .bind(raw.1)
         .bind(raw.2)
-        .bind(tenant)
+        .bind(tenants)
         .bind(types)
 }
 
@@ -538,21 +538,33 @@ pub async fn activity(
     needs: Needs<'_>,
     columns: Columns,
 ) -> Result<Vec<HashMap<Uuid, Activity>>, sqlx::Error> {
+    let mut tx = snapshot(pool).await?;
+    let found = activity_in(&mut tx, windows, tenant.map(|t| vec![t]), needs, columns).await?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// [`activity`] in `snapshot`'s transaction, for every tenant or only `tenants`.
+async fn activity_in(
+    snapshot: &mut sqlx::PgConnection,
+    windows: &[Window],
+    tenants: Option<Vec<Uuid>>,
+    needs: Needs<'_>,
+    columns: Columns,
+) -> Result<Vec<HashMap<Uuid, Activity>>, sqlx::Error> {
     let types: Option<Vec<String>> = match needs {
         Needs::All => None,
         Needs::Types(t) => Some(t.iter().map(|s| s.to_string()).collect()),
     };
-    let mut tx = snapshot(pool).await?;
-    let widened = widened(&mut tx, windows).await?;
+    let widened = widened(&mut *snapshot, windows).await?;
     let sql = match columns {
         Columns::Counts => COUNTS_SQL,
         Columns::Actions => ACTIONS_SQL,
         Columns::Times => TIMES_SQL,
     };
-    let rows = bind_windows(sql, &widened, columns, tenant, types)
-        .fetch_all(&mut *tx)
+    let rows = bind_windows(sql, &widened, columns, tenants, types)
+        .fetch_all(&mut *snapshot)
         .await?;
-    tx.commit().await?;
     let mut out: Vec<HashMap<Uuid, Activity>> = vec![HashMap::new(); windows.len()];
     for row in rows {
         let w: i32 = row.try_get("w")?;
@@ -577,20 +589,7 @@ pub async fn activity(
                 exports: row.try_get("exports")?,
                 ..Activity::default()
             },
-            Columns::Times => Activity {
-                first_event: row.try_get("first_event")?,
-                first_incident: row.try_get("first_incident")?,
-                first_view: row.try_get("first_view")?,
-                first_replay: row.try_get("first_replay")?,
-                first_export: row.try_get("first_export")?,
-                first_cert: row.try_get("first_cert")?,
-                first_subscription: row.try_get("first_subscription")?,
-                first_cancellation: row.try_get("first_cancellation")?,
-                last_api_call: row.try_get("last_api_call")?,
-                last_investigation: row.try_get("last_investigation")?,
-                last_export: row.try_get("last_export")?,
-                ..Activity::default()
-            },
+            Columns::Times => times(&row)?,
         };
         // A piece taken away carries its window as `-(i + 1)` ([`pieces`]); times are read
         // by `cover` only, one row per window and tenant.
@@ -616,6 +615,80 @@ pub async fn activity(
             .for_each(|m| m.retain(|_, a| a.views + a.replays + a.exports != 0)),
         Columns::Times => {}
     }
+    Ok(out)
+}
+
+/// A row's first and last times (the columns of [`Columns::Times`]); the counts stay at zero.
+fn times(row: &sqlx::postgres::PgRow) -> Result<Activity, sqlx::Error> {
+    Ok(Activity {
+        first_event: row.try_get("first_event")?,
+        first_incident: row.try_get("first_incident")?,
+        first_view: row.try_get("first_view")?,
+        first_replay: row.try_get("first_replay")?,
+        first_export: row.try_get("first_export")?,
+        first_cert: row.try_get("first_cert")?,
+        first_subscription: row.try_get("first_subscription")?,
+        first_cancellation: row.try_get("first_cancellation")?,
+        last_api_call: row.try_get("last_api_call")?,
+        last_investigation: row.try_get("last_investigation")?,
+        last_export: row.try_get("last_export")?,
+        ..Activity::default()
+    })
+}
+
+/// Up to this many tenants with events after the moment asked about are read from the day and
+/// hour rollups by name; more, and the read covers every tenant (naming them costs an index
+/// scan of the window's buckets each).
+pub const FEW_TENANTS: usize = 16;
+
+/// Every tenant's first and last times over its whole history up to `as_of` (or only
+/// `tenant`'s), as [`activity`] reads them with [`Columns::Times`] over [`Window::until`]
+/// `(as_of)`, and the same answer; tenants without a customer event by then are absent.
+///
+/// A tenant whose last event is not after `as_of` has its answer in `ops_rollup_tenant` (migration
+/// `…14`) as it stands, one row; a tenant whose first event is after it has none. Only the
+/// tenants in between, with events on both sides of `as_of`, are read from the day and hour
+/// rollups, in the same snapshot. For a page of now that is usually none. With
+/// [`Needs::Types`], a tenant answered from its row has every field, more than `needs` asks.
+pub async fn lifetime_times(
+    pool: &PgPool,
+    as_of: DateTime<Utc>,
+    tenant: Option<Uuid>,
+    needs: Needs<'_>,
+) -> Result<HashMap<Uuid, Activity>, sqlx::Error> {
+    let as_of = micros(as_of);
+    let mut tx = snapshot(pool).await?;
+    let rows =
+        sqlx::query("SELECT * FROM ops_rollup_tenant WHERE $1::uuid IS NULL OR tenant_id = $1")
+            .bind(tenant)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    let mut between = Vec::new();
+    for row in &rows {
+        let t: Uuid = row.try_get("tenant_id")?;
+        let first: DateTime<Utc> = row.try_get("first_event")?;
+        let last: DateTime<Utc> = row.try_get("last_event")?;
+        if last <= as_of {
+            out.insert(t, times(row)?);
+        } else if first <= as_of {
+            between.push(t);
+        }
+    }
+    if !between.is_empty() {
+        let named = (between.len() <= FEW_TENANTS).then(|| between.clone());
+        let windows = [Window::until(as_of)];
+        let mut found = activity_in(&mut tx, &windows, named, needs, Columns::Times)
+            .await?
+            .pop()
+            .unwrap_or_default();
+        for t in between {
+            if let Some(a) = found.remove(&t) {
+                out.insert(t, a);
+            }
+        }
+    }
+    tx.commit().await?;
     Ok(out)
 }
 

@@ -103,6 +103,23 @@ async fn edge_events(pool: &PgPool, tenant: Uuid, as_of: DateTime<Utc>) {
     .unwrap();
 }
 
+/// A generated stream of `events` over `tenants` and the `days` before `end` (`bench`'s).
+async fn generate(pool: &PgPool, events: u64, tenants: u32, days: i64, end: DateTime<Utc>) {
+    let options = bench::BenchOptions {
+        events,
+        tenants,
+        days,
+        runs: 1,
+        ingest_events: 0,
+        clients: 1,
+        reuse: false,
+        ingest_only: false,
+        load_secs: 0,
+        as_of: None,
+    };
+    bench::generate(pool, &options, end).await.unwrap();
+}
+
 async fn assert_exact(pool: &PgPool, when: &str) {
     let problems = rollup::check(pool).await.unwrap();
     assert!(problems.is_empty(), "{when}: {problems:?}");
@@ -299,19 +316,7 @@ async fn rollup_answers_equal_the_plain_definitions(pool: PgPool) {
     demo::load(&pool, 7, false, end - Duration::hours(2), false)
         .await
         .unwrap();
-    let options = bench::BenchOptions {
-        events: 30_000,
-        tenants: 25,
-        days: 45,
-        runs: 1,
-        ingest_events: 0,
-        clients: 1,
-        reuse: false,
-        ingest_only: false,
-        load_secs: 0,
-        as_of: None,
-    };
-    bench::generate(&pool, &options, end).await.unwrap();
+    generate(&pool, 30_000, 25, 45, end).await;
     let edge = Uuid::from_u128(0xed9e);
     for as_of in moments(end) {
         edge_events(&pool, edge, as_of).await;
@@ -377,7 +382,8 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
               UNION ALL SELECT f::text FROM ops_incident_facts f \
               UNION ALL SELECT v::text FROM ops_rollup_severity_hour v \
               UNION ALL SELECT c::text FROM ops_call_causes c \
-              UNION ALL SELECT t::text FROM ops_rollup_type_hour t) s",
+              UNION ALL SELECT t::text FROM ops_rollup_type_hour t \
+              UNION ALL SELECT l::text FROM ops_rollup_tenant l) s",
         )
         .fetch_one(&pool)
         .await
@@ -395,8 +401,9 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
         problems.iter().all(|p| p.0 == "ops_rollup_day"),
         "{problems:?}"
     );
-    // And the incident facts, severities, causes and type counts: a lost fact, a changed
-    // severity, a cause that names no cost limit said to, an hour's count one short.
+    // And the incident facts, severities, causes, type counts and lifetimes: a lost fact, a
+    // changed severity, a cause that names no cost limit said to, an hour's count one short, a
+    // tenant's last API call a second late.
     sqlx::query("DELETE FROM ops_incident_facts WHERE timestamp = (SELECT min(timestamp) FROM ops_incident_facts)")
         .execute(&pool)
         .await
@@ -422,6 +429,14 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
     .execute(&pool)
     .await
     .unwrap();
+    sqlx::query(
+        "UPDATE ops_rollup_tenant SET last_api_call = last_api_call + interval '1 second' \
+                 WHERE tenant_id = (SELECT tenant_id FROM ops_rollup_tenant \
+                                    WHERE last_api_call IS NOT NULL ORDER BY 1 LIMIT 1)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let damaged: std::collections::BTreeSet<String> = rollup::check(&pool)
         .await
         .unwrap()
@@ -435,6 +450,7 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
             "ops_incident_facts",
             "ops_rollup_day",
             "ops_rollup_severity_hour",
+            "ops_rollup_tenant",
             "ops_rollup_type_hour"
         ]
     );
@@ -461,6 +477,7 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
             "ops_rollup_hour",
             "ops_rollup_minute",
             "ops_rollup_severity_hour",
+            "ops_rollup_tenant",
             "ops_rollup_type_hour"
         ]
     );
@@ -470,4 +487,84 @@ async fn a_rebuild_reproduces_the_rollups_and_records_its_lineage(pool: PgPool) 
         assert!(l.computed_from.contains("ops_events"));
         assert!(Utc::now() - l.rebuilt_at < Duration::minutes(1));
     }
+}
+
+/// `lifetime_times` (the tenant rollup, and the day and hour rollups for tenants with events on
+/// both sides of the moment) answers as the whole-history read of the day and hour rollups does:
+/// at moments after every event, with a few such tenants (read by name) and with many (read with
+/// everyone), for every tenant and for one.
+#[sqlx::test]
+async fn lifetimes_from_the_tenant_rollup_equal_the_whole_history_read(pool: PgPool) {
+    use rollup::{Columns, Needs, Window};
+    let end = Utc::now().trunc_subsecs(6);
+    generate(&pool, 12_000, 40, 12, end).await;
+    // Each tenant's last customer event, newest first: just before the 3rd newest, three
+    // tenants at most have events after the moment; just before the 30th, about thirty.
+    let lasts: Vec<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT max(at) FROM ops_customer_cells GROUP BY tenant_id ORDER BY 1 DESC",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(lasts.len() >= 35, "{} tenants", lasts.len());
+    let tick = TimeDelta::microseconds(1);
+    let mut at = moments(end);
+    at.extend([
+        lasts[2] - tick,
+        lasts[29] - tick,
+        lasts[0] + Duration::days(1),
+    ]);
+    let mut between_counts = Vec::new();
+    for as_of in at {
+        let whole = |tenant| {
+            let pool = pool.clone();
+            async move {
+                rollup::activity(
+                    &pool,
+                    &[Window::until(as_of)],
+                    tenant,
+                    Needs::All,
+                    Columns::Times,
+                )
+                .await
+                .unwrap()
+                .pop()
+                .unwrap()
+            }
+        };
+        let expected = whole(None).await;
+        let got = rollup::lifetime_times(&pool, as_of, None, Needs::All)
+            .await
+            .unwrap();
+        assert_eq!(got, expected, "every tenant at {as_of}");
+        for tenant in expected.keys().take(3) {
+            let one = rollup::lifetime_times(&pool, as_of, Some(*tenant), Needs::All)
+                .await
+                .unwrap();
+            assert_eq!(one, whole(Some(*tenant)).await, "{tenant} at {as_of}");
+        }
+        let between: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT tenant_id FROM ops_customer_cells GROUP BY 1 \
+             HAVING min(at) <= $1 AND max(at) > $1) t",
+        )
+        .bind(as_of)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        between_counts.push(between);
+    }
+    // Both ways of reading the tenants in between were taken, and the plain one.
+    assert!(between_counts.contains(&0), "{between_counts:?}");
+    assert!(
+        between_counts
+            .iter()
+            .any(|n| (1..=rollup::FEW_TENANTS as i64).contains(n)),
+        "{between_counts:?}"
+    );
+    assert!(
+        between_counts
+            .iter()
+            .any(|n| *n > rollup::FEW_TENANTS as i64),
+        "{between_counts:?}"
+    );
 }
