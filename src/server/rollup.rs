@@ -7,7 +7,7 @@
 //! column is a sum, a minimum or a maximum, so the answer is the one a scan of `ops_events`
 //! gives: `tests/integration/rollups.rs` checks both on the same data.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, DurationRound, SubsecRound, TimeDelta, Utc};
 use rust_decimal::Decimal;
@@ -316,7 +316,7 @@ impl Activity {
 /// index range scan: flattened, PostgreSQL scans the whole table or span once and filters every
 /// row against every piece, which for Customer Intelligence's ten day pieces was a third of its
 /// time): `$1..$9` are the windows' day, hour and raw
-/// pieces (window index, lower and upper bound), `$10` optional tenants and `$11` optional
+/// pieces (label, lower and upper bound: [`pieces`]), `$10` optional tenants and `$11` optional
 /// event types for the raw edges. `$cols` are the columns each piece contributes (the planner
 /// computes only those), `$select` and `$group` aggregate them.
 macro_rules! window_sql {
@@ -427,23 +427,54 @@ pub type Span = (Option<DateTime<Utc>>, DateTime<Utc>);
 
 type Spans = (Vec<i32>, Vec<Option<DateTime<Utc>>>, Vec<DateTime<Utc>>);
 
-/// The windows' pieces as the nine arrays of `window_sql!`. A piece taken away ([`Signed`])
-/// carries window `i` as `-(i + 1)`; times are read by [`cover`] only.
-fn pieces(windows: &[Window], columns: Columns) -> [Spans; 3] {
+/// Which windows a label's rows count toward, and with which sign ([`pieces`]).
+type Uses = Vec<(usize, i64)>;
+
+/// The windows' pieces as the nine arrays of `window_sql!`, each piece labelled, and what each
+/// label counts toward. Times are read by [`cover`], one label per window. Counts and sums are
+/// read by [`counts_cover`], and a piece several windows share is read once: the day so far at
+/// the boundary of two contiguous windows is added to the one that ends there and taken from
+/// the one that starts there. Pieces that count toward the same windows with the same signs
+/// share a label: for contiguous windows, one for each window's whole days and one for each
+/// boundary, so the query returns about as many rows as one label per window would.
+fn pieces(windows: &[Window], columns: Columns) -> ([Spans; 3], Vec<Uses>) {
     let mut out: [Spans; 3] = Default::default();
+    if columns == Columns::Times {
+        for (i, w) in windows.iter().enumerate() {
+            let c = cover(*w);
+            for (into, from) in out.iter_mut().zip([c.days, c.hours, c.raw]) {
+                push(into, i as i32, from);
+            }
+        }
+        return (out, (0..windows.len()).map(|i| vec![(i, 1)]).collect());
+    }
+    // Each distinct piece (kind, span), and its signs summed per window.
+    let mut signs: BTreeMap<(usize, Span), BTreeMap<usize, i64>> = BTreeMap::new();
     for (i, w) in windows.iter().enumerate() {
-        let s = match columns {
-            Columns::Counts | Columns::Actions => counts_cover(*w),
-            Columns::Times => Signed::plus(cover(*w)),
-        };
-        for (into, from) in out.iter_mut().zip([s.days, s.hours, s.raw]) {
+        let s = counts_cover(*w);
+        for (kind, from) in [s.days, s.hours, s.raw].into_iter().enumerate() {
             for (span, sign) in from {
-                let w = i as i32;
-                push(into, if sign > 0 { w } else { -w - 1 }, [span]);
+                *signs.entry((kind, span)).or_default().entry(i).or_default() += i64::from(sign);
             }
         }
     }
-    out
+    let mut labels: Vec<Uses> = Vec::new();
+    for ((kind, span), by_window) in signs {
+        let uses: Uses = by_window.into_iter().filter(|(_, s)| *s != 0).collect();
+        if uses.is_empty() {
+            // Added and taken away again within one window.
+            continue;
+        }
+        let label = match labels.iter().position(|l| *l == uses) {
+            Some(label) => label,
+            None => {
+                labels.push(uses);
+                labels.len() - 1
+            }
+        };
+        push(&mut out[kind], label as i32, [span]);
+    }
+    (out, labels)
 }
 
 /// Appends window `i`'s `spans` to the three arrays a query unnests.
@@ -457,12 +488,10 @@ fn push(into: &mut Spans, i: i32, spans: impl IntoIterator<Item = Span>) {
 
 fn bind_windows<'q>(
     sql: &'static str,
-    windows: &[Window],
-    columns: Columns,
+    [days, hours, raw]: [Spans; 3],
     tenants: Option<Vec<Uuid>>,
     types: Option<Vec<String>>,
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    let [days, hours, raw] = pieces(windows, columns);
     sqlx::query(sql)
         .bind(days.0)
         .bind(days.1)
@@ -562,7 +591,8 @@ async fn activity_in(
         Columns::Actions => ACTIONS_SQL,
         Columns::Times => TIMES_SQL,
     };
-    let rows = bind_windows(sql, &widened, columns, tenants, types)
+    let (spans, labels) = pieces(&widened, columns);
+    let rows = bind_windows(sql, spans, tenants, types)
         .fetch_all(&mut *snapshot)
         .await?;
     let mut out: Vec<HashMap<Uuid, Activity>> = vec![HashMap::new(); windows.len()];
@@ -591,17 +621,18 @@ async fn activity_in(
             },
             Columns::Times => times(&row)?,
         };
-        // A piece taken away carries its window as `-(i + 1)` ([`pieces`]); times are read
-        // by `cover` only, one row per window and tenant.
-        let (i, sign) = if w >= 0 { (w, 1) } else { (-w - 1, -1) };
+        // `w` is the rows' label ([`pieces`]); times have one per window, so one row per
+        // window and tenant.
         let tenant: Uuid = row.try_get("tenant_id")?;
-        if let Some(map) = out.get_mut(i as usize) {
+        let uses = usize::try_from(w).ok().and_then(|l| labels.get(l));
+        for &(i, sign) in uses.into_iter().flatten() {
+            let map = &mut out[i];
             match columns {
                 Columns::Counts | Columns::Actions => {
                     map.entry(tenant).or_default().add_counts(&a, sign)
                 }
                 Columns::Times => {
-                    map.insert(tenant, a);
+                    map.insert(tenant, a.clone());
                 }
             }
         }
@@ -947,6 +978,69 @@ mod tests {
             ]
         );
         assert!(counts_cover(w).cost() < Signed::plus(cover(w)).cost());
+    }
+
+    /// How many times instant `t` is read for window `i` by the labelled pieces of [`pieces`],
+    /// net of the pieces taken away.
+    fn labelled_reads(spans: &[Spans; 3], labels: &[Uses], i: usize, t: DateTime<Utc>) -> i64 {
+        let units = [Some(TimeDelta::days(1)), Some(TimeDelta::hours(1)), None];
+        let mut n = 0;
+        for (s, unit) in spans.iter().zip(units) {
+            for ((label, lo), hi) in s.0.iter().zip(&s.1).zip(&s.2) {
+                let read = match unit {
+                    Some(unit) => {
+                        let b = floor(t, unit);
+                        lo.is_none_or(|lo| b >= lo) && b < *hi
+                    }
+                    None => lo.is_none_or(|lo| t > lo) && t <= *hi,
+                };
+                if read {
+                    let uses = &labels[*label as usize];
+                    n += uses
+                        .iter()
+                        .filter(|(w, _)| *w == i)
+                        .map(|(_, s)| s)
+                        .sum::<i64>();
+                }
+            }
+        }
+        n
+    }
+
+    proptest! {
+        /// Contiguous windows read with shared pieces: every instant counts once toward each
+        /// window that holds it and nets to nothing in the others.
+        #[test]
+        fn shared_pieces_count_each_instant_once_per_window(
+            start in 0i64..(20 * 86_400_000_000),
+            lengths in proptest::collection::vec(1i64..(6 * 86_400_000_000), 1..6),
+            probes in proptest::collection::vec(0i64..(52 * 86_400_000_000), 48),
+        ) {
+            let base = at(0, 0);
+            let mut bounds = vec![base + TimeDelta::microseconds(start)];
+            for len in &lengths {
+                bounds.push(*bounds.last().unwrap() + TimeDelta::microseconds(*len));
+            }
+            let windows: Vec<Window> =
+                bounds.windows(2).map(|b| Window { lo: Some(b[0]), hi: b[1] }).collect();
+            let (spans, labels) = pieces(&windows, Columns::Counts);
+            let tick = TimeDelta::microseconds(1);
+            let mut instants: Vec<DateTime<Utc>> =
+                probes.iter().map(|p| base + TimeDelta::microseconds(*p)).collect();
+            for b in &bounds {
+                instants.extend([*b, *b + tick, *b - tick, floor(*b, TimeDelta::hours(1))]);
+            }
+            for (i, w) in windows.iter().enumerate() {
+                for t in &instants {
+                    let inside = w.lo.is_none_or(|lo| *t > lo) && *t <= w.hi;
+                    prop_assert_eq!(
+                        labelled_reads(&spans, &labels, i, *t),
+                        i64::from(inside),
+                        "window {} at {}", i, t
+                    );
+                }
+            }
+        }
     }
 
     proptest! {
