@@ -58,6 +58,9 @@ pub async fn warm(pool: &PgPool, n: usize) {
 /// patience). A database that is down is reported after one pool wait instead.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
+/// PostgreSQL's SQLSTATE for "too many connections": the database is up, but full.
+const TOO_MANY_CONNECTIONS: &str = "53300";
+
 /// Whether the database is up, however busy its pool may be: it accepts a new connection, or
 /// it is too slow to answer one within two seconds, or it refuses one only for having too many.
 /// A database that is down refuses at once (nothing listens, or it is shutting down or starting
@@ -75,7 +78,8 @@ pub async fn reachable(pool: &PgPool) -> bool {
             true
         }
         Ok(Err(error)) => {
-            let crowded = matches!(&error, sqlx::Error::Database(db) if db.code().as_deref() == Some("53300"));
+            let crowded = matches!(&error, sqlx::Error::Database(db)
+                if db.code().as_deref() == Some(TOO_MANY_CONNECTIONS));
             if !crowded {
                 tracing::warn!(%error, "the database refused a new connection; taking it as down");
             }
@@ -143,8 +147,8 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             // 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot
-            // connect now; 53300: too many connections.
-            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+            // connect now.
+            code.starts_with("08") || code.starts_with("57P") || code == TOO_MANY_CONNECTIONS
         }),
         _ => false,
     }
