@@ -306,12 +306,22 @@ fn contains_nul(value: &Value) -> bool {
     }
 }
 
+/// The largest resource use or limit taken: far beyond any real one, and exact in a float.
+const MAX_MEASURE: f64 = 1e15;
+/// The highest monthly price taken, exclusive.
+const MAX_PRICE_USD_MONTH: i64 = 1_000_000_000;
+
 #[derive(Clone, Copy)]
 enum Kind {
     Text,
-    Number,
-    /// A JSON number or a string holding one (prices travel as strings to keep their digits).
-    Numeric,
+    /// A whole number from 0 to `i32::MAX`: tokens, retries, days. Larger ones would overflow
+    /// the sums the pages read.
+    Count,
+    /// A finite number from 0 to `MAX_MEASURE`: a resource's use and its limit.
+    Measure,
+    /// A JSON number or a string holding one (prices travel as strings to keep their digits),
+    /// from 0 to below `MAX_PRICE_USD_MONTH`.
+    Price,
     TextList,
     Object,
 }
@@ -325,10 +335,10 @@ fn known_keys(event_type: EventType) -> &'static [(&'static str, Kind)] {
         SubscriptionStarted => &[
             ("plan", Text),
             ("source", Text),
-            ("price_usd_month", Numeric),
+            ("price_usd_month", Price),
             ("tenant_name", Text),
         ],
-        SubscriptionCancelled => &[("reason", Text), ("tenure_days", Number)],
+        SubscriptionCancelled => &[("reason", Text), ("tenure_days", Count)],
         IncidentCreated => &[
             ("model", Text),
             ("policy_id", Text),
@@ -338,20 +348,16 @@ fn known_keys(event_type: EventType) -> &'static [(&'static str, Kind)] {
             ("output", Text),
             ("policies_fired", TextList),
         ],
-        LlmCallMade => &[
-            ("model", Text),
-            ("tokens_in", Number),
-            ("tokens_out", Number),
-        ],
+        LlmCallMade => &[("model", Text), ("tokens_in", Count), ("tokens_out", Count)],
         LlmCallFailed => &[
             ("model", Text),
             ("error_type", Text),
-            ("retry_count", Number),
+            ("retry_count", Count),
         ],
         InfraLimitHit => &[
             ("resource", Text),
-            ("current", Number),
-            ("limit", Number),
+            ("current", Measure),
+            ("limit", Measure),
             ("unit", Text),
         ],
         ReplayExecuted | ExportGenerated | Login => &[("source", Text)],
@@ -364,9 +370,24 @@ fn check_known_metadata(problems: &mut Problems, event_type: EventType, map: &Ma
         let Some(value) = map.get(*key) else { continue };
         let ok = match kind {
             Kind::Text => value.is_string(),
-            Kind::Number => value.is_number(),
-            Kind::Numeric => {
-                value.is_number() || value.as_str().is_some_and(|s| Decimal::from_str(s).is_ok())
+            Kind::Count => value
+                .as_f64()
+                .is_some_and(|n| n.fract() == 0.0 && (0.0..=f64::from(i32::MAX)).contains(&n)),
+            Kind::Measure => value
+                .as_f64()
+                .is_some_and(|n| (0.0..=MAX_MEASURE).contains(&n)),
+            Kind::Price => {
+                let text = match value {
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                };
+                text.and_then(|t| {
+                    Decimal::from_str(&t)
+                        .or_else(|_| Decimal::from_scientific(&t))
+                        .ok()
+                })
+                .is_some_and(|p| p >= Decimal::ZERO && p < Decimal::from(MAX_PRICE_USD_MONTH))
             }
             Kind::TextList => value
                 .as_array()
@@ -376,8 +397,9 @@ fn check_known_metadata(problems: &mut Problems, event_type: EventType, map: &Ma
         if !ok {
             let expected = match kind {
                 Kind::Text => "a string",
-                Kind::Number => "a number",
-                Kind::Numeric => "a number or a numeric string",
+                Kind::Count => "a whole number from 0 to 2147483647",
+                Kind::Measure => "a number from 0 to 1e15",
+                Kind::Price => "a number (or numeric string) from 0 to below 1000000000",
                 Kind::TextList => "a list of strings",
                 Kind::Object => "an object",
             };
@@ -454,6 +476,54 @@ mod tests {
             let mut event = valid();
             event[field] = bad.clone();
             assert_eq!(field_of(event), field, "{field} = {bad}");
+        }
+    }
+
+    #[test]
+    fn metadata_numbers_out_of_their_ranges_are_refused_and_their_edges_taken() {
+        let with = |kind: &str, key: &str, value: Value| {
+            let mut event = valid();
+            event["event_type"] = json!(kind);
+            event["metadata"] = json!({"resource": "redis"});
+            event["metadata"][key] = value;
+            event
+        };
+        let refused = [
+            ("LLM_CALL_MADE", "tokens_in", json!(1.5)),
+            ("LLM_CALL_MADE", "tokens_in", json!(-1)),
+            ("LLM_CALL_MADE", "tokens_out", json!(1e19)),
+            ("LLM_CALL_FAILED", "retry_count", json!(-3)),
+            (
+                "SUBSCRIPTION_CANCELLED",
+                "tenure_days",
+                json!(3_000_000_000u64),
+            ),
+            ("INFRA_LIMIT_HIT", "current", json!(-0.5)),
+            ("INFRA_LIMIT_HIT", "limit", json!(1e300)),
+            ("SUBSCRIPTION_STARTED", "price_usd_month", json!("-99")),
+            ("SUBSCRIPTION_STARTED", "price_usd_month", json!(-1)),
+            ("SUBSCRIPTION_STARTED", "price_usd_month", json!("1e12")),
+            ("SUBSCRIPTION_STARTED", "price_usd_month", json!("lots")),
+        ];
+        for (kind, key, bad) in refused {
+            let field = field_of(with(kind, key, bad.clone()));
+            assert_eq!(field, format!("metadata.{key}"), "{kind} {key} = {bad}");
+        }
+        let taken = [
+            ("LLM_CALL_MADE", "tokens_in", json!(0)),
+            ("LLM_CALL_MADE", "tokens_out", json!(i32::MAX)),
+            ("LLM_CALL_MADE", "tokens_out", json!(12.0)),
+            ("INFRA_LIMIT_HIT", "current", json!(0.75)),
+            ("INFRA_LIMIT_HIT", "limit", json!(1e15)),
+            ("SUBSCRIPTION_STARTED", "price_usd_month", json!("99.00")),
+            ("SUBSCRIPTION_STARTED", "price_usd_month", json!(0)),
+        ];
+        for (kind, key, good) in taken {
+            let event = with(kind, key, good.clone());
+            assert!(
+                validate_event(0, event, now()).is_ok(),
+                "{kind} {key} = {good}"
+            );
         }
     }
 
@@ -553,6 +623,16 @@ mod tests {
                     let mut event = valid();
                     event[field] = json!(n);
                     prop_assert_eq!(field_of(event), field);
+                }
+            }
+
+            /// Token counts the pages sum are refused outside 0..=i32::MAX, by name.
+            #[test]
+            fn out_of_range_token_counts_are_refused(n in prop_oneof![i64::MIN..0i64, (i64::from(i32::MAX) + 1)..i64::MAX]) {
+                for key in ["tokens_in", "tokens_out"] {
+                    let mut event = valid();
+                    event["metadata"][key] = json!(n);
+                    prop_assert_eq!(field_of(event), format!("metadata.{key}"));
                 }
             }
 
