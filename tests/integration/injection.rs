@@ -154,3 +154,61 @@ async fn every_read_parameter_refuses_injection(pool: PgPool) {
     assert_eq!((events, name.as_deref()), (2, Some(secret_name)));
     server.stop().await;
 }
+
+/// The Replay Lab's two API calls, which act on one incident: every string of the replay
+/// request's body and every export parameter, tried with the same strings against a real
+/// incident. A 400 or 404 naming the problem; never a 500, and nothing recorded.
+#[sqlx::test]
+async fn replay_requests_refuse_injection(pool: PgPool) {
+    let server = TestServer::start(pool.clone(), None).await;
+    let incident = Uuid::new_v4();
+    let stored = reqwest::Client::new()
+        .post(server.url("/api/v1/ops/events"))
+        .bearer_auth(INGEST_KEY)
+        .json(&json!([{
+            "event_id": incident, "tenant_id": Uuid::new_v4(), "event_type": "INCIDENT_CREATED",
+            "severity": 3,
+            "metadata": {"model": "gpt-4o-mini", "policy_id": "pii", "policy_version": "v12",
+                         "input": {"user": "hello", "context": ""}, "output": "hi",
+                         "policies_fired": ["pii"]}
+        }]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), 200);
+    let before = count_events(&pool).await;
+    let client = reqwest::Client::new();
+    for attack in ATTACKS {
+        let bodies = [
+            json!({"incident_id": attack}),
+            json!({"incident_id": incident, "model": attack}),
+            json!({"incident_id": incident, "policy_version": attack}),
+        ];
+        for body in bodies {
+            let response = client
+                .post(server.url("/api/v1/ops/replays"))
+                .bearer_auth(API_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            assert!(matches!(status, 400 | 404), "{body}: {status} {text}");
+            assert!(text.contains("error"), "{body}: says why: {text}");
+        }
+        for name in ["model", "policy_version", "format"] {
+            let url = format!(
+                "/api/v1/ops/replays/export?incident_id={incident}&{name}={}",
+                urlencode(attack)
+            );
+            let response = api_get(&server, &url).await;
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            assert!(matches!(status, 400 | 404), "{url}: {status} {text}");
+            assert!(text.contains("error"), "{url}: says why: {text}");
+        }
+    }
+    assert_eq!(count_events(&pool).await, before, "nothing recorded");
+    server.stop().await;
+}

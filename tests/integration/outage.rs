@@ -116,6 +116,27 @@ async fn thirty_seconds_without(
             assert_eq!(status, 503, "{body}");
             assert!(body.contains("Data unavailable"), "{body}");
             assert_eq!(current_operator(&server, &cookie).await, 503);
+            // Ingestion refuses with 503 and says why: not a 500, and not a hang (the client
+            // gives up after 15 s, which fails the test).
+            let ingest = reqwest::Client::new()
+                .post(server.url("/api/v1/ops/events"))
+                .bearer_auth(INGEST_KEY)
+                .json(&serde_json::json!([Event::api_call_received(
+                    tenant,
+                    "/v1/guard",
+                    "POST",
+                    200
+                )]))
+                .timeout(Duration::from_secs(15))
+                .send()
+                .await
+                .expect("ingestion answers while the database is away");
+            assert_eq!(ingest.status(), 503);
+            let said: serde_json::Value = ingest.json().await.unwrap();
+            assert!(
+                said["error"].as_str().unwrap().contains("unavailable"),
+                "{said}"
+            );
             let api = api_get(&server, "/api/v1/ops/pulse").await;
             assert_eq!(api.status(), 503);
             let ready = reqwest::get(server.url("/readyz")).await.unwrap();
