@@ -7,6 +7,7 @@ use leptos_router::hooks::use_location;
 use leptos_router::{lazy_route, path, Lazy, LazyRoute, SsrMode};
 
 use crate::components::async_view::async_view;
+use crate::components::erase::Erase;
 use crate::pages::customer::CustomerPage;
 use crate::pages::customers::CustomersPage;
 use crate::pages::events::EventsPage;
@@ -144,7 +145,7 @@ macro_rules! lazy_pages {
             }
 
             fn view(_this: Self) -> AnyView {
-                view! { <$page /> }.into_any()
+                view! { <$page /> }.erase()
             }
         }
     )*};

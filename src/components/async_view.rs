@@ -17,13 +17,7 @@ where
     Fut: Future<Output = Result<T, ServerFnError>> + Send + 'static,
 {
     view! {
-        <Transition fallback=|| {
-            view! {
-                <p class="loading" role="status" aria-live="polite">
-                    "Loading…"
-                </p>
-            }
-        }>
+        <Transition fallback=loading>
             {move || {
                 let render = render.clone();
                 let pending = load();
@@ -35,6 +29,44 @@ where
                 })
             }}
         </Transition>
+    }
+}
+
+/// Shows the view a `#[lazy]` function builds, "Loading…" until its code has arrived. For parts
+/// a page shows only after a click (dialogs, results): `cargo leptos build --split` keeps their
+/// code out of the page's own chunks, and the first click fetches it. `load` calls the lazy
+/// function.
+#[cfg(feature = "hydrate")]
+pub fn on_demand<Fut>(load: impl Fn() -> Fut + Send + Sync + 'static) -> impl IntoView
+where
+    Fut: Future<Output = AnyView> + 'static,
+{
+    // In the browser the loader's future holds JavaScript values; it only ever runs on the one
+    // thread there is.
+    shown(move || Suspend::new(send_wrapper::SendWrapper::new(load())))
+}
+
+/// On the server `#[lazy]` functions are plain functions, so nothing is fetched.
+#[cfg(not(feature = "hydrate"))]
+pub fn on_demand<Fut>(load: impl Fn() -> Fut + Send + Sync + 'static) -> impl IntoView
+where
+    Fut: Future<Output = AnyView> + Send + 'static,
+{
+    shown(move || Suspend::new(load()))
+}
+
+fn shown<V: IntoView + 'static>(view: impl Fn() -> V + Send + Sync + 'static) -> impl IntoView {
+    view! {
+        <Suspense fallback=loading>{view}</Suspense>
+    }
+}
+
+/// What stands in for a part still on its way.
+fn loading() -> impl IntoView {
+    view! {
+        <p class="loading" role="status" aria-live="polite">
+            "Loading…"
+        </p>
     }
 }
 

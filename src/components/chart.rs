@@ -87,8 +87,57 @@ mod tests {
 #[cfg(feature = "hydrate")]
 pub use draw::{activity_timeline, funnel, incident_matrix, margins, resource_trend, sparkline};
 
+/// Each page's drawing functions are thin: they load ECharts, then hand their data to one
+/// `#[lazy]` function holding every chart's charming code. With `cargo leptos build --split` that
+/// code is its own WASM chunk, fetched beside ECharts when a visit first draws a chart, and cached
+/// like it; pages without a chart never load either.
 #[cfg(feature = "hydrate")]
 mod draw {
+    use super::charts::{self, Spec};
+    use crate::model::customers::ActivityDay;
+    use crate::model::events::EventHistogram;
+    use crate::model::incidents::Matrix;
+    use crate::model::infra::ResourceStatus;
+    use crate::model::revenue::Revenue;
+    use crate::model::stickiness::Funnel;
+
+    async fn draw(id: &str, spec: Spec) -> Result<(), String> {
+        charts::ensure_echarts().await?;
+        charts::dispose(id);
+        charts::render(id.to_owned(), spec).await
+    }
+
+    pub async fn histogram(id: &str, data: &EventHistogram) -> Result<(), String> {
+        draw(id, Spec::Histogram(data.clone())).await
+    }
+
+    pub async fn sparkline(id: &str, values: &[f64]) -> Result<(), String> {
+        draw(id, Spec::Sparkline(values.to_vec())).await
+    }
+
+    pub async fn resource_trend(id: &str, r: &ResourceStatus) -> Result<(), String> {
+        draw(id, Spec::ResourceTrend(r.clone())).await
+    }
+
+    pub async fn activity_timeline(id: &str, days: &[ActivityDay]) -> Result<(), String> {
+        draw(id, Spec::Activity(days.to_vec())).await
+    }
+
+    pub async fn funnel(id: &str, data: &Funnel) -> Result<(), String> {
+        draw(id, Spec::Funnel(data.clone())).await
+    }
+
+    pub async fn margins(id: &str, data: &Revenue) -> Result<(), String> {
+        draw(id, Spec::Margins(data.clone())).await
+    }
+
+    pub async fn incident_matrix(id: &str, m: &Matrix) -> Result<(), String> {
+        draw(id, Spec::Matrix(m.clone())).await
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod charts {
     use charming::component::{Axis, Grid, Legend};
     use charming::element::{AxisType, Color, LineStyle, LineStyleType, Tooltip, Trigger};
     use charming::series::{Bar, Line};
@@ -97,11 +146,57 @@ mod draw {
 
     use crate::model::customers::{ActivityDay, ACTIVITY_SERIES};
     use crate::model::events::EventHistogram;
+    use crate::model::incidents::Matrix;
     use crate::model::infra::{HourPoint, ResourceStatus};
     use crate::model::revenue::Revenue;
     use crate::model::stickiness::Funnel as FunnelData;
 
     const ECHARTS_SRC: &str = "/vendor/echarts.min.js";
+
+    /// A chart to draw and the data it is drawn from.
+    pub enum Spec {
+        Histogram(EventHistogram),
+        Sparkline(Vec<f64>),
+        ResourceTrend(ResourceStatus),
+        Activity(Vec<ActivityDay>),
+        Funnel(FunnelData),
+        Margins(Revenue),
+        Matrix(Matrix),
+    }
+
+    /// A built chart and the size to draw it at, in pixels.
+    struct Drawing {
+        chart: Chart,
+        width: u32,
+        height: u32,
+    }
+
+    /// Builds the chart into the element `id`, which ECharts must already be loaded for. Nothing
+    /// is drawn for empty data. The split point: everything charming is reached from here only.
+    #[leptos::lazy]
+    pub fn render(id: String, spec: Spec) -> Result<(), String> {
+        let drawing = match &spec {
+            Spec::Histogram(data) => histogram(&id, data),
+            Spec::Sparkline(values) => sparkline(&id, values),
+            Spec::ResourceTrend(r) => resource_trend(&id, r),
+            Spec::Activity(days) => activity_timeline(&id, days),
+            Spec::Funnel(data) => funnel(&id, data),
+            Spec::Margins(data) => margins(&id, data),
+            Spec::Matrix(m) => incident_matrix(&id, m),
+        };
+        let Some(Drawing {
+            chart,
+            width,
+            height,
+        }) = drawing
+        else {
+            return Ok(());
+        };
+        WasmRenderer::new(width, height)
+            .render(&id, &chart)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }
 
     /// Fifteen colours that stay apart, one per event type (ECharts' default repeats after nine).
     const PALETTE: [&str; 15] = [
@@ -163,7 +258,7 @@ mod draw {
     }
 
     /// Drops a chart drawn earlier into the same element, so a new filter redraws cleanly.
-    fn dispose(id: &str) {
+    pub fn dispose(id: &str) {
         let Some(echarts) = echarts_global() else {
             return;
         };
@@ -180,11 +275,9 @@ mod draw {
         }
     }
 
-    pub async fn histogram(id: &'static str, data: &EventHistogram) -> Result<(), String> {
-        ensure_echarts().await?;
-        dispose(id);
+    fn histogram(id: &str, data: &EventHistogram) -> Option<Drawing> {
         if data.total() == 0 {
-            return Ok(());
+            return None;
         }
         let format = if data.bucket == "hour" {
             "%d %H:00"
@@ -212,16 +305,15 @@ mod draw {
             );
         }
         let width = width_of(id, 320);
-        WasmRenderer::new(width, 320)
-            .render(id, &chart)
-            .map(|_| ())
-            .map_err(|e| format!("{e:?}"))
+        Some(Drawing {
+            chart,
+            width,
+            height: 320,
+        })
     }
 
     /// A small line of the last seven days, without axes: the shape is the message.
-    pub async fn sparkline(id: &str, values: &[f64]) -> Result<(), String> {
-        ensure_echarts().await?;
-        dispose(id);
+    fn sparkline(id: &str, values: &[f64]) -> Option<Drawing> {
         let chart = Chart::new()
             .color(vec![Color::from(PALETTE[0])])
             .grid(Grid::new().left(2).right(2).top(4).bottom(4))
@@ -234,10 +326,11 @@ mod draw {
             .y_axis(Axis::new().type_(AxisType::Value).show(false))
             .series(Line::new().data(values.to_vec()).show_symbol(false));
         let width = width_of(id, 120);
-        WasmRenderer::new(width, 44)
-            .render(id, &chart)
-            .map(|_| ())
-            .map_err(|e| format!("{e:?}"))
+        Some(Drawing {
+            chart,
+            width,
+            height: 44,
+        })
     }
 
     fn points(series: &[HourPoint], value: fn(&HourPoint) -> f64) -> Vec<Vec<f64>> {
@@ -248,9 +341,7 @@ mod draw {
     }
 
     /// Seven days of hourly use, the limit, and the projected path for the next seven.
-    pub async fn resource_trend(id: &str, r: &ResourceStatus) -> Result<(), String> {
-        ensure_echarts().await?;
-        dispose(id);
+    fn resource_trend(id: &str, r: &ResourceStatus) -> Option<Drawing> {
         let all: Vec<HourPoint> = r.hourly.iter().chain(&r.projection).copied().collect();
         let chart = Chart::new()
             .color(vec![
@@ -284,16 +375,15 @@ mod draw {
                     .data(points(&all, |p| p.limit)),
             );
         let width = width_of(id, 320);
-        WasmRenderer::new(width, 220)
-            .render(id, &chart)
-            .map(|_| ())
-            .map_err(|e| format!("{e:?}"))
+        Some(Drawing {
+            chart,
+            width,
+            height: 220,
+        })
     }
 
     /// Thirty days of one tenant's activity, a line per series.
-    pub async fn activity_timeline(id: &str, days: &[ActivityDay]) -> Result<(), String> {
-        ensure_echarts().await?;
-        dispose(id);
+    fn activity_timeline(id: &str, days: &[ActivityDay]) -> Option<Drawing> {
         let labels: Vec<String> = days
             .iter()
             .map(|d| d.until.format("%b %d").to_string())
@@ -312,20 +402,19 @@ mod draw {
             chart = chart.series(Line::new().name(name).show_symbol(false).data(values));
         }
         let width = width_of(id, 320);
-        WasmRenderer::new(width, 320)
-            .render(id, &chart)
-            .map(|_| ())
-            .map_err(|e| format!("{e:?}"))
+        Some(Drawing {
+            chart,
+            width,
+            height: 320,
+        })
     }
 
     /// The funnel: one band per step, as wide as the tenants that reached it.
-    pub async fn funnel(id: &str, data: &FunnelData) -> Result<(), String> {
+    fn funnel(id: &str, data: &FunnelData) -> Option<Drawing> {
         use charming::element::{Label, Sort};
         use charming::series::Funnel;
-        ensure_echarts().await?;
-        dispose(id);
         if data.steps.first().is_none_or(|s| s.tenants == 0) {
-            return Ok(());
+            return None;
         }
         let max = data.steps[0].tenants as f64;
         let points: Vec<(i64, String)> = data
@@ -349,21 +438,20 @@ mod draw {
                     .data(points),
             );
         let width = width_of(id, 320);
-        WasmRenderer::new(width, 320)
-            .render(id, &chart)
-            .map(|_| ())
-            .map_err(|e| format!("{e:?}"))
+        Some(Drawing {
+            chart,
+            width,
+            height: 320,
+        })
     }
 
     /// One bar per tenant, lowest margin first; losses in red.
-    pub async fn margins(id: &str, data: &Revenue) -> Result<(), String> {
+    fn margins(id: &str, data: &Revenue) -> Option<Drawing> {
         use charming::datatype::DataPointItem;
         use charming::element::ItemStyle;
         use rust_decimal::prelude::ToPrimitive;
-        ensure_echarts().await?;
-        dispose(id);
         if data.tenants.is_empty() {
-            return Ok(());
+            return None;
         }
         let names: Vec<String> = data.tenants.iter().map(|t| t.tenant_name.clone()).collect();
         let bars: Vec<DataPointItem> = data
@@ -387,26 +475,22 @@ mod draw {
             .y_axis(Axis::new().type_(AxisType::Value).name("USD"))
             .series(Bar::new().name("margin").data(bars));
         let width = width_of(id, 320);
-        WasmRenderer::new(width, 360)
-            .render(id, &chart)
-            .map(|_| ())
-            .map_err(|e| format!("{e:?}"))
+        Some(Drawing {
+            chart,
+            width,
+            height: 360,
+        })
     }
 
     /// The model × policy matrix as a heatmap: one cell per pair, its count written in it and
     /// its colour from the count.
-    pub async fn incident_matrix(
-        id: &str,
-        m: &crate::model::incidents::Matrix,
-    ) -> Result<(), String> {
+    fn incident_matrix(id: &str, m: &Matrix) -> Option<Drawing> {
         use charming::component::{VisualMap, VisualMapChannel};
         use charming::datatype::DataPoint;
         use charming::element::{Label, Orient};
         use charming::series::Heatmap;
-        ensure_echarts().await?;
-        dispose(id);
         if m.cells.is_empty() {
-            return Ok(());
+            return None;
         }
         let index = |list: &[String], name: &str| {
             list.iter().position(|x| x == name).unwrap_or_default() as i64
@@ -451,9 +535,10 @@ mod draw {
                     .data(data),
             );
         let height = (80 + 48 * m.models.len()).max(220) as u32;
-        WasmRenderer::new(width_of(id, 320), height)
-            .render(id, &chart)
-            .map(|_| ())
-            .map_err(|e| format!("{e:?}"))
+        Some(Drawing {
+            chart,
+            width: width_of(id, 320),
+            height,
+        })
     }
 }

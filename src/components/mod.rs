@@ -2,5 +2,6 @@
 
 pub mod async_view;
 pub mod chart;
+pub mod erase;
 pub mod live;
 pub mod window;

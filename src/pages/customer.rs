@@ -7,6 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::async_view::async_view;
+use crate::components::erase::Erase;
 use crate::model::customers::{trend_arrow, ChurnRisk, CustomerProfile};
 use crate::pages::customers::ago;
 use crate::pages::infra::as_of_param;
@@ -68,8 +69,8 @@ pub fn CustomerPage() -> impl IntoView {
                             <h1 data-testid="customer-name">{p.customer.tenant_name}</h1>
                             <p class="question">"Who is this customer and are they slipping?"</p>
                         }
-                        .into_any(),
-                        None => view! { <h1>"Customer not found"</h1> }.into_any(),
+                        .erase(),
+                        None => view! { <h1>"Customer not found"</h1> }.erase(),
                     },
                 )}
             </div>
@@ -78,8 +79,8 @@ pub fn CustomerPage() -> impl IntoView {
         {async_view(
             move || async move { data.await },
             |p: Option<CustomerProfile>| match p {
-                Some(p) => view! { <Profile p /> }.into_any(),
-                None => view! { <Missing /> }.into_any(),
+                Some(p) => view! { <Profile p /> }.erase(),
+                None => view! { <Missing /> }.erase(),
             },
         )}
         <section class="card profile-only" aria-labelledby="activity-heading">

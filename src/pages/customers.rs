@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 use crate::components::async_view::async_view;
+use crate::components::erase::Erase;
 use crate::model::customers::{trend_arrow, ChurnRisk, Customer, Customers, Intent};
 use crate::pages::infra::as_of_param;
 use crate::pages::pulse::TimedHeader;
@@ -181,7 +182,7 @@ fn Interventions(silent: Vec<Customer>, as_of: DateTime<Utc>) -> impl IntoView {
                 <p class="status-line">"No silent churn: every customer using the API has investigated in the last 7 days."</p>
             </section>
         }
-        .into_any();
+        .erase();
     }
     let count = silent.len();
     view! {
@@ -208,7 +209,7 @@ fn Interventions(silent: Vec<Customer>, as_of: DateTime<Utc>) -> impl IntoView {
             </ul>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
@@ -262,8 +263,7 @@ fn CustomerTable(
         } else {
             "No customer matches these filters."
         };
-        return view! { <p class="empty-state" data-testid="customers-empty">{text}</p> }
-            .into_any();
+        return view! { <p class="empty-state" data-testid="customers-empty">{text}</p> }.erase();
     }
     let header = SORTS
         .iter()
@@ -330,5 +330,5 @@ fn CustomerTable(
             </table>
         </div>
     }
-    .into_any()
+    .erase()
 }

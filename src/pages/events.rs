@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::components::async_view::async_view;
 use crate::components::chart::HistogramChart;
+use crate::components::erase::Erase;
 use crate::model::events::{
     short_id, Cursor, EventFilter, EventHistogram, EventsPage, TenantOption,
 };
@@ -289,7 +290,7 @@ fn EventsTable(
             <p class="empty-state" data-testid="events-empty">{text}</p>
             <Pager params next=None />
         }
-        .into_any();
+        .erase();
     }
     let rows = page
         .events
@@ -319,7 +320,7 @@ fn EventsTable(
         </div>
         <Pager params next=page.next_cursor />
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
@@ -384,8 +385,8 @@ fn Pager(params: EventsParams, next: Option<String>) -> impl IntoView {
                 .is_some()
                 .then(|| view! { <a href=newest.clone() data-testid="first-page">"Newest"</a> })}
             {match older {
-                Some(href) => view! { <a href=href data-testid="next-page" class="button">"Older events →"</a> }.into_any(),
-                None => view! { <span class="muted">"End of the stream"</span> }.into_any(),
+                Some(href) => view! { <a href=href data-testid="next-page" class="button">"Older events →"</a> }.erase(),
+                None => view! { <span class="muted">"End of the stream"</span> }.erase(),
             }}
         </nav>
     }

@@ -6,7 +6,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
 
-use crate::components::async_view::async_view;
+use crate::components::async_view::{async_view, on_demand};
+use crate::components::erase::Erase;
 use crate::components::window::{WindowPicker, Windows};
 use crate::model::incidents::{
     window_label, AttributionShare, Incident, OutputDiff, Patterns, PolicyState, Regression, Rule,
@@ -239,7 +240,9 @@ pub fn IncidentsPage() -> impl IntoView {
                 move |s: PolicyState| view! { <PolicyVersions s undo /> },
             )}
         </section>
-        {move || confirming.get().map(|r| view! { <RollbackDialog r policies confirming rollback /> })}
+        {move || confirming.get().map(|r| {
+            on_demand(move || rollback_dialog(r.clone(), policies, confirming, rollback))
+        })}
     }
 }
 
@@ -273,7 +276,7 @@ fn Regressions(
                 <Criteria />
             </section>
         }
-        .into_any();
+        .erase();
     }
     view! {
         <section aria-label="Regressions">
@@ -283,7 +286,7 @@ fn Regressions(
                 .collect_view()}
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
@@ -424,12 +427,21 @@ fn RegressionCard(
                 </button>
             </div>
             {move || open_diff.get().then(|| {
-                let (p, b, a) = diff_args.clone();
-                view! { <DiffPanel policy_id=p before=b after=a /> }
+                let diff_args = diff_args.clone();
+                on_demand(move || {
+                    let (p, b, a) = diff_args.clone();
+                    diff_panel(p, b, a)
+                })
             })}
             <Criteria />
         </section>
     }
+}
+
+/// Shown after "Diff Outputs": its code is fetched on the first click.
+#[lazy]
+fn diff_panel(policy_id: String, before: String, after: String) -> AnyView {
+    view! { <DiffPanel policy_id before after /> }.erase()
 }
 
 #[component]
@@ -449,7 +461,7 @@ fn DiffPanel(policy_id: String, before: String, after: String) -> impl IntoView 
                         return view! {
                             <p class="empty-state">"No question was asked under both versions yet."</p>
                         }
-                        .into_any();
+                        .erase();
                     }
                     view! {
                         <ul class="diffs">
@@ -465,9 +477,9 @@ fn DiffPanel(policy_id: String, before: String, after: String) -> impl IntoView 
                                             {d.segments
                                                 .into_iter()
                                                 .map(|(kind, text)| match kind {
-                                                    '-' => view! { <del>{text}</del> }.into_any(),
-                                                    '+' => view! { <ins>{text}</ins> }.into_any(),
-                                                    _ => view! { <span>{text}</span> }.into_any(),
+                                                    '-' => view! { <del>{text}</del> }.erase(),
+                                                    '+' => view! { <ins>{text}</ins> }.erase(),
+                                                    _ => view! { <span>{text}</span> }.erase(),
                                                 })
                                                 .collect_view()}
                                         </p>
@@ -481,11 +493,22 @@ fn DiffPanel(policy_id: String, before: String, after: String) -> impl IntoView 
                                 .collect_view()}
                         </ul>
                     }
-                    .into_any()
+                    .erase()
                 },
             )}
         </div>
     }
+}
+
+/// Shown after "Rollback": its code is fetched on the first click.
+#[lazy]
+fn rollback_dialog(
+    r: Regression,
+    policies: Resource<Result<PolicyState, ServerFnError>>,
+    confirming: RwSignal<Option<Regression>>,
+    rollback: ServerAction<RollbackPolicy>,
+) -> AnyView {
+    view! { <RollbackDialog r policies confirming rollback /> }.erase()
 }
 
 #[component]
@@ -643,7 +666,7 @@ pub fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> i
         return view! {
             <p class="empty-state">"No policy versions yet: they appear with the first incidents."</p>
         }
-        .into_any();
+        .erase();
     }
     view! {
         <div class="table-wrap">
@@ -680,7 +703,7 @@ pub fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> i
         </div>
         <h3>"Change log"</h3>
         {if s.audit.is_empty() {
-            view! { <p class="empty-state" data-testid="audit-empty">"No change yet."</p> }.into_any()
+            view! { <p class="empty-state" data-testid="audit-empty">"No change yet."</p> }.erase()
         } else {
             view! {
                 <div class="table-wrap">
@@ -728,10 +751,10 @@ pub fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> i
                     </table>
                 </div>
             }
-            .into_any()
+            .erase()
         }}
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
@@ -780,7 +803,7 @@ fn Heatmap(p: Patterns) -> impl IntoView {
                 )}</p>
             </section>
         }
-        .into_any();
+        .erase();
     }
     view! {
         <section class="card" aria-labelledby="heatmap-heading">
@@ -793,13 +816,13 @@ fn Heatmap(p: Patterns) -> impl IntoView {
             </div>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
 fn AttributionCard(shares: Vec<AttributionShare>, rules: Vec<RuleCount>) -> impl IntoView {
     if shares.is_empty() {
-        return ().into_any();
+        return ().erase();
     }
     view! {
         <section class="card" aria-labelledby="attribution-heading">
@@ -831,13 +854,13 @@ fn AttributionCard(shares: Vec<AttributionShare>, rules: Vec<RuleCount>) -> impl
             </table>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
 fn RecentIncidents(p: Patterns) -> impl IntoView {
     if p.recent.is_empty() {
-        return ().into_any();
+        return ().erase();
     }
     let shown = p.recent.len();
     view! {
@@ -876,7 +899,7 @@ fn RecentIncidents(p: Patterns) -> impl IntoView {
             </div>
         </section>
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
@@ -890,7 +913,7 @@ fn DayOverDayCard(p: Patterns) -> impl IntoView {
                 "the version comparison above is what raises regressions."
             </p>
             {if p.day_over_day.is_empty() {
-                view! { <p class="empty-state">"No policy rose by more than 0.5 from one day to the next."</p> }.into_any()
+                view! { <p class="empty-state">"No policy rose by more than 0.5 from one day to the next."</p> }.erase()
             } else {
                 view! {
                     <table class="events" data-testid="day-over-day">
@@ -911,7 +934,7 @@ fn DayOverDayCard(p: Patterns) -> impl IntoView {
                             }).collect_view()}
                         </tbody>
                     </table>
-                }.into_any()
+                }.erase()
             }}
         </section>
     }

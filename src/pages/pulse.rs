@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::components::erase::Erase;
 use crate::pages::infra::as_of_param;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -174,14 +175,14 @@ fn StatusBadge(pulse: Pulse) -> impl IntoView {
                 <span class="muted">" · " {when}</span>
             </p>
             {if pulse.reasons.is_empty() {
-                view! { <p class="muted">"No alert rule holds: failures, saturation, replays and exports are within their thresholds."</p> }.into_any()
+                view! { <p class="muted">"No alert rule holds: failures, saturation, replays and exports are within their thresholds."</p> }.erase()
             } else {
                 view! {
                     <ul class="reasons" data-testid="reasons">
                         {pulse.reasons.into_iter().map(|r| view! { <li>{r}</li> }).collect_view()}
                     </ul>
                 }
-                .into_any()
+                .erase()
             }}
         </section>
     }
@@ -242,7 +243,7 @@ fn MetricCard(
 #[component]
 fn Headroom(infra: Infra) -> impl IntoView {
     if infra.resources.is_empty() {
-        return view! { <p class="empty-state">"No resource has reported samples in the last 7 days."</p> }.into_any();
+        return view! { <p class="empty-state">"No resource has reported samples in the last 7 days."</p> }.erase();
     }
     view! {
         <ul class="headroom" data-testid="headroom">
@@ -271,7 +272,7 @@ fn Headroom(infra: Infra) -> impl IntoView {
                 .collect_view()}
         </ul>
     }
-    .into_any()
+    .erase()
 }
 
 /// Every alert raised, newest first, and how far each got to each webhook.
@@ -283,7 +284,7 @@ fn AlertHistory(alerts: Vec<AlertRecord>) -> impl IntoView {
                 "No alert raised yet. One is raised whenever the state changes or a card crosses its threshold."
             </p>
         }
-        .into_any();
+        .erase();
     }
     view! {
         <ol class="alert-history" data-testid="alert-history">
@@ -304,7 +305,7 @@ fn AlertHistory(alerts: Vec<AlertRecord>) -> impl IntoView {
                 .collect_view()}
         </ol>
     }
-    .into_any()
+    .erase()
 }
 
 /// "Sent to 2 webhooks", "retrying …", "failed: …", or that no webhook was configured.

@@ -5,7 +5,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use uuid::Uuid;
 
-use crate::components::async_view::async_view;
+use crate::components::async_view::{async_view, on_demand};
+use crate::components::erase::Erase;
 use crate::model::incidents::{Incident, PolicyState};
 use crate::model::replay::{Comparison, ReplayOptions, ShadowReport, Side, Verdict};
 use crate::pages::incidents::{
@@ -161,7 +162,7 @@ pub fn ReplayPickerPage() -> impl IntoView {
                 move || async move { list.await },
                 |list: Vec<Incident>| {
                     if list.is_empty() {
-                        return view! { <p class="empty-state" data-testid="replay-empty">"No incident in the last 7 days: nothing to replay."</p> }.into_any();
+                        return view! { <p class="empty-state" data-testid="replay-empty">"No incident in the last 7 days: nothing to replay."</p> }.erase();
                     }
                     view! {
                         <ul class="pick-list" data-testid="pick-list">
@@ -175,7 +176,7 @@ pub fn ReplayPickerPage() -> impl IntoView {
                                 </li>
                             }).collect_view()}
                         </ul>
-                    }.into_any()
+                    }.erase()
                 },
             )}
         </section>
@@ -198,8 +199,8 @@ pub fn ReplayPage() -> impl IntoView {
         {async_view(
             move || async move { options.await },
             |o: Option<ReplayOptions>| match o {
-                Some(o) => view! { <Lab o /> }.into_any(),
-                None => view! { <Missing /> }.into_any(),
+                Some(o) => view! { <Lab o /> }.erase(),
+                None => view! { <Missing /> }.erase(),
             },
         )}
     }
@@ -311,12 +312,12 @@ fn Lab(o: ReplayOptions) -> impl IntoView {
                 </button>
             </form>
             {move || run.value().get().map(|r| match r {
-                Ok(c) => view! { <ComparisonView c /> }.into_any(),
+                Ok(c) => on_demand(move || comparison_view(c.clone())).erase(),
                 Err(e) => view! {
                     <div class="form-outcome bad" role="alert" data-testid="replay-error">
                         {e.to_string().trim_start_matches("error running server function: ").to_owned()}
                     </div>
-                }.into_any(),
+                }.erase(),
             })}
             {move || run.value().get().and_then(|r| r.ok()).map(|_| view! {
                 <div class="actions-row">
@@ -343,6 +344,12 @@ fn SideView(title: String, s: Side) -> impl IntoView {
     }
 }
 
+/// Shown once a replay has run: its code is fetched then.
+#[lazy]
+fn comparison_view(c: Comparison) -> AnyView {
+    view! { <ComparisonView c /> }.erase()
+}
+
 #[component]
 fn ComparisonView(c: Comparison) -> impl IntoView {
     let d = c.delta.clone();
@@ -364,9 +371,9 @@ fn ComparisonView(c: Comparison) -> impl IntoView {
             <h3>"Word by word"</h3>
             <p class="diff-text" data-testid="replay-diff">
                 {c.diff.into_iter().map(|(kind, text)| match kind {
-                    '-' => view! { <del>{text}</del> }.into_any(),
-                    '+' => view! { <ins>{text}</ins> }.into_any(),
-                    _ => view! { <span>{text}</span> }.into_any(),
+                    '-' => view! { <del>{text}</del> }.erase(),
+                    '+' => view! { <ins>{text}</ins> }.erase(),
+                    _ => view! { <span>{text}</span> }.erase(),
                 }).collect_view()}
             </p>
             <h3>"Delta"</h3>
@@ -414,22 +421,7 @@ fn PromoteCard(policy_id: String, version: RwSignal<String>) -> impl IntoView {
             </div>
             {move || asking.get().then(|| {
                 let p = p.clone();
-                view! {
-                    <ConfirmDialog title=format!("Promote {} {} to all tenants?", p, version.get_untracked())
-                        testid="promote-dialog" on_close=move |()| asking.set(false)>
-                        <p>{format!("Every tenant will run {} {}; tenants pinned to another version lose their pin.", p, version.get_untracked())}</p>
-                        <ActionForm action=promote attr:class="settings-form">
-                            <input type="hidden" name="policy_id" value=p.clone() />
-                            <input type="hidden" name="version" value=version.get_untracked() />
-                            <ReasonField id="promote-reason" />
-                            <Outcome action_value=promote.value() testid="promote-outcome" />
-                            <div class="actions">
-                                <button type="button" class="button" on:click=move |_| asking.set(false)>"Cancel"</button>
-                                <button type="submit" class="button danger" data-testid="confirm-promote">"Promote"</button>
-                            </div>
-                        </ActionForm>
-                    </ConfirmDialog>
-                }
+                on_demand(move || promote_dialog(p.clone(), version, promote, asking))
             })}
             <Outcome action_value=note testid="promote-note" />
             {async_view(
@@ -438,6 +430,33 @@ fn PromoteCard(policy_id: String, version: RwSignal<String>) -> impl IntoView {
             )}
         </section>
     }
+}
+
+/// Shown after "Promote": its code is fetched on the first click.
+#[lazy]
+fn promote_dialog(
+    p: String,
+    version: RwSignal<String>,
+    promote: ServerAction<PromoteVersion>,
+    asking: RwSignal<bool>,
+) -> AnyView {
+    view! {
+        <ConfirmDialog title=format!("Promote {} {} to all tenants?", p, version.get_untracked())
+            testid="promote-dialog" on_close=move |()| asking.set(false)>
+            <p>{format!("Every tenant will run {} {}; tenants pinned to another version lose their pin.", p, version.get_untracked())}</p>
+            <ActionForm action=promote attr:class="settings-form">
+                <input type="hidden" name="policy_id" value=p.clone() />
+                <input type="hidden" name="version" value=version.get_untracked() />
+                <ReasonField id="promote-reason" />
+                <Outcome action_value=promote.value() testid="promote-outcome" />
+                <div class="actions">
+                    <button type="button" class="button" on:click=move |_| asking.set(false)>"Cancel"</button>
+                    <button type="submit" class="button danger" data-testid="confirm-promote">"Promote"</button>
+                </div>
+            </ActionForm>
+        </ConfirmDialog>
+    }
+    .erase()
 }
 
 #[component]
@@ -479,8 +498,8 @@ fn ShadowCard(policy_id: String, versions: Vec<String>, start: String) -> impl I
                         <dt>"Severity"</dt><dd>{format!("{} lower, {} same, {} higher", s.better, s.same, s.worse)}</dd>
                         <dt>"LLM cost"</dt><dd>{format!("${:.6} → ${:.6}", s.cost_before_usd, s.cost_after_usd)}</dd>
                     </dl>
-                }.into_any(),
-                Err(e) => view! { <p class="form-outcome bad" role="alert">{e.to_string()}</p> }.into_any(),
+                }.erase(),
+                Err(e) => view! { <p class="form-outcome bad" role="alert">{e.to_string()}</p> }.erase(),
             })}
         </section>
     }

@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::async_view::async_view;
+use crate::components::erase::Erase;
 use crate::components::window::{days_label, WindowPicker, Windows};
 use crate::model::revenue::{Revenue, Severity, TenantEconomics, DEFAULT_WINDOW, WINDOWS};
 use crate::pages::infra::{as_of_param, tenant_param};
@@ -133,7 +134,7 @@ fn RevenueTable(r: Revenue, tenant: Option<uuid::Uuid>) -> impl IntoView {
                 "No paying or active tenant in this window."
             </p></section>
         }
-        .into_any();
+        .erase();
     }
     view! {
         <section class="card" aria-labelledby="economics-heading">
@@ -208,5 +209,5 @@ fn RevenueTable(r: Revenue, tenant: Option<uuid::Uuid>) -> impl IntoView {
             </div>
         </section>
     }
-    .into_any()
+    .erase()
 }

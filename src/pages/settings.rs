@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use serde::{Deserialize, Serialize};
 
 use crate::components::async_view::async_view;
+use crate::components::erase::Erase;
 use crate::model::alerts::{AlertSettings, Webhook, THRESHOLD_FIELDS};
 
 /// What a settings form did: `ok` and a sentence, or every problem with what was sent.
@@ -244,7 +245,7 @@ fn WebhookList(
                 "No webhook yet: alerts are listed on the System Pulse but sent nowhere."
             </p>
         }
-        .into_any();
+        .erase();
     }
     view! {
         <ul class="webhooks" data-testid="webhooks">
@@ -278,7 +279,7 @@ fn WebhookList(
                 .collect_view()}
         </ul>
     }
-    .into_any()
+    .erase()
 }
 
 /// The last answer of whichever of `answers` (actions' values) came last: one note for a card
@@ -308,14 +309,14 @@ pub fn Outcome(
             Ok(FormOutcome { ok: true, messages }) => view! {
                 <p class="form-outcome ok" role="status" data-testid=testid>{messages.join(" ")}</p>
             }
-            .into_any(),
+            .erase(),
             Ok(FormOutcome { messages, .. }) => view! {
                 <div class="form-outcome bad" role="alert" data-testid=testid>
                     <ul>{messages.into_iter().map(|m| view! { <li>{m}</li> }).collect_view()}</ul>
                 </div>
             }
-            .into_any(),
-            Err(e) => view! { <crate::components::async_view::ErrorPanel error=e /> }.into_any(),
+            .erase(),
+            Err(e) => view! { <crate::components::async_view::ErrorPanel error=e /> }.erase(),
         })
     }
 }

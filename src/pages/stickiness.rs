@@ -6,6 +6,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::async_view::async_view;
+use crate::components::erase::Erase;
 use crate::components::window::{days_label, WindowPicker, Windows};
 use crate::model::stickiness::{Funnel, FunnelStep, DEFAULT_WINDOW, WINDOWS};
 use crate::pages::infra::as_of_param;
@@ -83,7 +84,7 @@ fn StepsTable(funnel: Funnel) -> impl IntoView {
                 {format!("No incident in the last {} days: the funnel starts when customers see their first incident.", funnel.window_days)}
             </p>
         }
-        .into_any();
+        .erase();
     }
     view! {
         <div class="table-wrap">
@@ -104,7 +105,7 @@ fn StepsTable(funnel: Funnel) -> impl IntoView {
             </table>
         </div>
     }
-    .into_any()
+    .erase()
 }
 
 #[component]
@@ -133,7 +134,7 @@ fn StepRow(s: FunnelStep) -> impl IntoView {
             <td>{reading}</td>
             <td>
                 {if stuck_count == 0 {
-                    view! { <span class="muted">"—"</span> }.into_any()
+                    view! { <span class="muted">"—"</span> }.erase()
                 } else {
                     view! {
                         <details data-testid="stuck">
@@ -148,7 +149,7 @@ fn StepRow(s: FunnelStep) -> impl IntoView {
                             </ul>
                         </details>
                     }
-                    .into_any()
+                    .erase()
                 }}
             </td>
         </tr>

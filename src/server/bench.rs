@@ -950,7 +950,12 @@ fn wasm_table(site_root: &std::path::Path) -> Result<String, String> {
         shared.len(),
         kb(base)
     );
-    for (split, files) in &manifest {
+    // Route views are what a visit to a page loads; the other split points are `#[lazy]`
+    // functions, fetched when first called (a dialog, a result, the charts' code).
+    let (pages, on_demand): (Vec<_>, Vec<_>) = manifest
+        .iter()
+        .partition(|(split, _)| split.contains("_route_view_"));
+    for (split, files) in pages {
         let mut own = 0;
         for f in files {
             own += gzipped(&format!("{f}.wasm"))?;
@@ -963,6 +968,22 @@ fn wasm_table(site_root: &std::path::Path) -> Result<String, String> {
             files.len(),
             files.len() + shared.len(),
             kb(own + base)
+        );
+    }
+    for (split, files) in on_demand {
+        let mut own = 0;
+        for f in files {
+            own += gzipped(&format!("{f}.wasm"))?;
+        }
+        // The name ends in a hash of where it is defined.
+        let name = split.trim_start_matches('_');
+        let name = name.rsplit_once('_').map_or(name, |(n, _)| n);
+        let _ = writeln!(
+            out,
+            "| on first use of `{name}`: its {} chunks, some perhaps already loaded | {} | {:.1} |",
+            files.len(),
+            files.len(),
+            kb(own)
         );
     }
     Ok(out)
