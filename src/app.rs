@@ -227,7 +227,7 @@ fn Shell() -> impl IntoView {
 }
 
 /// Who is signed in.
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn current_operator() -> Result<crate::model::auth::Operator, ServerFnError> {
     crate::server::session::require_operator().await
 }

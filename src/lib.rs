@@ -3,6 +3,7 @@
 //! in the browser. `model` is the vocabulary both sides share.
 
 pub mod app;
+pub mod codec;
 pub mod components;
 pub mod model;
 pub mod pages;

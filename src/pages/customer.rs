@@ -13,7 +13,7 @@ use crate::pages::customers::ago;
 use crate::pages::infra::as_of_param;
 use crate::pages::pulse::TimeTravel;
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_customer_profile(
     tenant_id: String,
     as_of: Option<DateTime<Utc>>,

@@ -13,7 +13,7 @@ use crate::model::customers::{trend_arrow, ChurnRisk, Customer, Customers, Inten
 use crate::pages::infra::as_of_param;
 use crate::pages::pulse::TimedHeader;
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_customers(as_of: Option<DateTime<Utc>>) -> Result<Customers, ServerFnError> {
     use crate::server::{analytics, session};
     session::require_operator().await?;

@@ -100,7 +100,7 @@ impl EventsParams {
 }
 
 // JSON arguments: the form encoding drops a nested filter whose fields are all empty.
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn list_events(
     filter: EventFilter,
     cursor: Option<String>,
@@ -120,7 +120,7 @@ pub async fn list_events(
     .await
 }
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn events_volume(filter: EventFilter) -> Result<EventHistogram, ServerFnError> {
     use crate::server::{events_query, session};
     session::require_operator().await?;
@@ -132,7 +132,7 @@ pub async fn events_volume(filter: EventFilter) -> Result<EventHistogram, Server
     .await
 }
 
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn tenant_options() -> Result<Vec<TenantOption>, ServerFnError> {
     use crate::server::{events_query, session};
     session::require_operator().await?;

@@ -10,7 +10,7 @@ use crate::model::infra::{Infra, ResourceStatus};
 use crate::pages::events::parse_time;
 use crate::pages::pulse::TimedHeader;
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_infra(as_of: Option<DateTime<Utc>>) -> Result<Infra, ServerFnError> {
     use crate::server::{analytics, session};
     session::require_operator().await?;

@@ -24,7 +24,7 @@ pub struct PulseView {
     pub cards: Vec<Card>,
 }
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, ServerFnError> {
     use crate::model::pulse::cards;
     use crate::server::{alerts, analytics, session};
@@ -39,7 +39,7 @@ pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, Serve
 }
 
 /// The latest alerts raised up to `as_of` (or now), newest first.
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_alert_history(
     as_of: Option<DateTime<Utc>>,
 ) -> Result<Vec<AlertRecord>, ServerFnError> {

@@ -14,7 +14,7 @@ use crate::pages::incidents::{
 };
 use crate::pages::settings::{latest_outcome, FormOutcome, Outcome};
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_replay_options(
     incident_id: String,
 ) -> Result<Option<ReplayOptions>, ServerFnError> {
@@ -30,7 +30,7 @@ pub async fn load_replay_options(
     .await
 }
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_latest_incidents() -> Result<Vec<Incident>, ServerFnError> {
     use crate::server::{incidents, session};
     session::require_operator().await?;
@@ -40,7 +40,7 @@ pub async fn load_latest_incidents() -> Result<Vec<Incident>, ServerFnError> {
 }
 
 /// Runs a replay from the page and records it (`REPLAY_EXECUTED`, operator).
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn run_replay(
     incident_id: Uuid,
     model: String,
@@ -70,7 +70,7 @@ pub async fn run_replay(
     Ok(c)
 }
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn run_shadow(
     policy_id: String,
     candidate: String,
@@ -95,7 +95,7 @@ pub async fn run_shadow(
 }
 
 /// Promote: `version` becomes the one every tenant runs (pins removed), logged and undoable.
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn promote_version(
     policy_id: String,
     version: String,

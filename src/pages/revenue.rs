@@ -12,7 +12,7 @@ use crate::model::revenue::{Revenue, Severity, TenantEconomics, DEFAULT_WINDOW, 
 use crate::pages::infra::{as_of_param, tenant_param};
 use crate::pages::pulse::TimedHeader;
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_revenue(
     as_of: Option<DateTime<Utc>>,
     days: i32,

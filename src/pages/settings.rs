@@ -32,7 +32,7 @@ impl FormOutcome {
     }
 }
 
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn load_alert_settings() -> Result<AlertSettings, ServerFnError> {
     use crate::server::{alerts, session};
     session::require_operator().await?;
@@ -53,7 +53,7 @@ async fn evaluate_now(state: &crate::server::state::AppState) {
     }
 }
 
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn save_thresholds(
     tenant_drop_pct: String,
     incident_spike_pct: String,
@@ -90,7 +90,7 @@ pub async fn save_thresholds(
     ))
 }
 
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn add_webhook(url: String) -> Result<FormOutcome, ServerFnError> {
     use crate::server::{alerts, session};
     session::require_operator().await?;
@@ -104,7 +104,7 @@ pub async fn add_webhook(url: String) -> Result<FormOutcome, ServerFnError> {
     }
 }
 
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn remove_webhook(id: i64) -> Result<FormOutcome, ServerFnError> {
     use crate::server::{alerts, session};
     session::require_operator().await?;
@@ -119,7 +119,7 @@ pub async fn remove_webhook(id: i64) -> Result<FormOutcome, ServerFnError> {
     })
 }
 
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn test_webhook(id: i64) -> Result<FormOutcome, ServerFnError> {
     use crate::model::alerts::mask_url;
     use crate::server::{alerts, session};
