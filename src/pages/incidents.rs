@@ -10,29 +10,71 @@ use crate::components::async_view::{async_view, on_demand};
 use crate::components::erase::Erase;
 use crate::components::window::{WindowPicker, Windows};
 use crate::model::incidents::{
-    window_label, AttributionShare, Incident, OutputDiff, Patterns, PolicyState, Regression, Rule,
-    RuleCount, DEFAULT_WINDOW, WINDOWS,
+    window_label, Matrix, OutputDiff, PolicyState, Regression, DEFAULT_WINDOW, WINDOWS,
 };
+#[cfg(feature = "ssr")]
+use crate::model::incidents::{AttributionShare, Incident, Patterns, Rule, RuleCount};
 use crate::pages::infra::{as_of_param, tenant_param};
 use crate::pages::pulse::TimedHeader;
 use crate::pages::settings::{latest_outcome, FormOutcome, Outcome};
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_patterns(
     as_of: Option<DateTime<Utc>>,
     hours: i32,
     tenant: Option<Uuid>,
-) -> Result<Patterns, ServerFnError> {
+) -> Result<PatternsPage, ServerFnError> {
     use crate::server::{analytics, session};
     session::require_operator().await?;
     let state = session::state()?;
     let hours = crate::components::window::clamp_window(hours, &WINDOWS, DEFAULT_WINDOW);
     analytics::patterns(&state, as_of, hours, tenant)
         .await
+        .map(PatternsPage::from)
         .map_err(session::db_error)
 }
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+/// The patterns as the page uses them in the browser: what it acts on (the regressions) or
+/// draws (the matrix) as data, and the cards that only show numbers already rendered, by the
+/// same components, on the server. The browser then carries neither those cards' view code nor
+/// the types behind them, and shows exactly what the server rendered.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PatternsPage {
+    pub regressions: Vec<Regression>,
+    pub matrix: Matrix,
+    /// The tenant filter's notice (empty without a filter).
+    pub notice: String,
+    /// The heatmap card.
+    pub heatmap: String,
+    /// The attribution, latest incidents and day-over-day cards.
+    pub details: String,
+}
+
+#[cfg(feature = "ssr")]
+impl From<Patterns> for PatternsPage {
+    fn from(p: Patterns) -> Self {
+        PatternsPage {
+            notice: view! { <TenantNotice p=p.clone() /> }.to_html(),
+            heatmap: view! { <Heatmap p=p.clone() /> }.to_html(),
+            details: view! {
+                <AttributionCard shares=p.attribution.clone() rules=p.rules.clone() />
+                <RecentIncidents p=p.clone() />
+                <DayOverDayCard p=p.clone() />
+            }
+            .to_html(),
+            regressions: p.regressions,
+            matrix: p.matrix,
+        }
+    }
+}
+
+/// Cards rendered on the server (`PatternsPage`), shown as they came.
+#[component]
+fn Rendered(html: String) -> impl IntoView {
+    view! { <div class="rendered" inner_html=html></div> }
+}
+
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_policy_state() -> Result<PolicyState, ServerFnError> {
     use crate::server::{incidents, session};
     session::require_operator().await?;
@@ -40,7 +82,7 @@ pub async fn load_policy_state() -> Result<PolicyState, ServerFnError> {
     session::read(&state.pool, || incidents::policy_state(&state.pool)).await
 }
 
-#[server(prefix = "/api/rpc", input = server_fn::codec::Json)]
+#[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn load_output_diffs(
     policy_id: String,
     before: String,
@@ -56,7 +98,7 @@ pub async fn load_output_diffs(
 }
 
 /// Rollback: `scope` is `tenants` (the comma-separated `tenants`) or `all`.
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn rollback_policy(
     policy_id: String,
     to_version: String,
@@ -112,7 +154,7 @@ pub async fn rollback_policy(
     }
 }
 
-#[server(prefix = "/api/rpc")]
+#[server(prefix = "/api/rpc", output = crate::codec::JsonText)]
 pub async fn undo_policy_change(id: i64) -> Result<FormOutcome, ServerFnError> {
     use crate::server::incidents::ChangeError;
     use crate::server::{analytics, session};
@@ -140,6 +182,7 @@ fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
+#[cfg(feature = "ssr")]
 fn severity(s: Option<f64>) -> String {
     s.map_or_else(|| "—".into(), |s| format!("{s:.2}"))
 }
@@ -191,11 +234,11 @@ pub fn IncidentsPage() -> impl IntoView {
         </div>
         {async_view(
             move || async move { data.await },
-            move |p: Patterns| {
+            move |p: PatternsPage| {
                 view! {
-                    <TenantNotice p=p.clone() />
-                    <Regressions p=p.clone() policies confirming />
-                    <Heatmap p=p.clone() />
+                    <Rendered html=p.notice />
+                    <Regressions regressions=p.regressions policies confirming />
+                    <Rendered html=p.heatmap />
                 }
             },
         )}
@@ -206,7 +249,7 @@ pub fn IncidentsPage() -> impl IntoView {
             // (style: `.empty-state ~ #incident-matrix` is hidden).
             {async_view(
                 move || async move { data.await },
-                move |p: Patterns| {
+                move |p: PatternsPage| {
                     p.matrix.cells.is_empty().then(|| view! {
                         <p class="empty-state" data-testid="matrix-empty">
                             "No incident in this window, so no model or policy to compare."
@@ -219,13 +262,7 @@ pub fn IncidentsPage() -> impl IntoView {
         </section>
         {async_view(
             move || async move { data.await },
-            move |p: Patterns| {
-                view! {
-                    <AttributionCard shares=p.attribution.clone() rules=p.rules.clone() />
-                    <RecentIncidents p=p.clone() />
-                    <DayOverDayCard p />
-                }
-            },
+            move |p: PatternsPage| view! { <Rendered html=p.details /> },
         )}
         <section class="card" aria-labelledby="versions-heading" data-testid="policy-versions">
             <h2 id="versions-heading">"Active policy versions"</h2>
@@ -246,6 +283,7 @@ pub fn IncidentsPage() -> impl IntoView {
     }
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn TenantNotice(p: Patterns) -> impl IntoView {
     p.tenant_id.map(|_| {
@@ -261,11 +299,11 @@ fn TenantNotice(p: Patterns) -> impl IntoView {
 
 #[component]
 fn Regressions(
-    p: Patterns,
+    regressions: Vec<Regression>,
     policies: Resource<Result<PolicyState, ServerFnError>>,
     confirming: RwSignal<Option<Regression>>,
 ) -> impl IntoView {
-    if p.regressions.is_empty() {
+    if regressions.is_empty() {
         return view! {
             <section class="card" aria-labelledby="regressions-heading" data-testid="no-regression">
                 <h2 id="regressions-heading">"Regressions"</h2>
@@ -280,7 +318,7 @@ fn Regressions(
     }
     view! {
         <section aria-label="Regressions">
-            {p.regressions
+            {regressions
                 .into_iter()
                 .map(|r| view! { <RegressionCard r policies confirming /> })
                 .collect_view()}
@@ -757,6 +795,7 @@ pub fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> i
     .erase()
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn ShareBar(label: String, pct: f64, detail: String) -> impl IntoView {
     view! {
@@ -770,6 +809,7 @@ fn ShareBar(label: String, pct: f64, detail: String) -> impl IntoView {
 }
 
 /// One side of the heatmap: `(name, incidents, share, mean severity)` per row.
+#[cfg(feature = "ssr")]
 #[component]
 fn ShareList(
     title: &'static str,
@@ -791,6 +831,7 @@ fn ShareList(
     }
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn Heatmap(p: Patterns) -> impl IntoView {
     if p.total == 0 {
@@ -819,6 +860,7 @@ fn Heatmap(p: Patterns) -> impl IntoView {
     .erase()
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn AttributionCard(shares: Vec<AttributionShare>, rules: Vec<RuleCount>) -> impl IntoView {
     if shares.is_empty() {
@@ -857,6 +899,7 @@ fn AttributionCard(shares: Vec<AttributionShare>, rules: Vec<RuleCount>) -> impl
     .erase()
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn RecentIncidents(p: Patterns) -> impl IntoView {
     if p.recent.is_empty() {
@@ -902,6 +945,7 @@ fn RecentIncidents(p: Patterns) -> impl IntoView {
     .erase()
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn DayOverDayCard(p: Patterns) -> impl IntoView {
     view! {
