@@ -270,3 +270,84 @@ async fn ingestion_goes_on_while_old_days_are_archived(pool: PgPool) {
     assert!(problems.is_empty(), "{problems:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs a subcommand of the real binary against the test database, as cron or an operator
+/// would, and returns what it printed.
+async fn run_command(pool: &PgPool, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ops-console"))
+        .args(args)
+        .env("DATABASE_URL", crate::common::database_url(pool))
+        .env("LEPTOS_OUTPUT_NAME", "ops-console")
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "ops-console {args:?} failed: {stderr}"
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `ops-console archive` and `ops-console restore`, the commands themselves: the old days leave
+/// the database for their files, the recent ones stay, and restoring twice brings back every
+/// event exactly once.
+#[sqlx::test]
+async fn the_archive_and_restore_commands_round_trip(pool: PgPool) {
+    let now = Utc::now().trunc_subsecs(6);
+    let old_day = (now - Duration::days(120))
+        .duration_trunc(TimeDelta::days(1))
+        .unwrap();
+    let old: Vec<Value> = (0..30)
+        .map(|i| {
+            event(
+                old_day + Duration::days(i as i64 % 3) + Duration::minutes(i as i64),
+                i,
+            )
+        })
+        .collect();
+    let recent: Vec<Value> = (30..40)
+        .map(|i| event(now - Duration::hours(i as i64), i))
+        .collect();
+    ingest_all(&pool, old.into_iter().chain(recent).collect()).await;
+    let before = snapshot(&pool).await;
+    let dir = scratch_dir();
+    let dir_arg = dir.to_str().unwrap();
+
+    let said = run_command(
+        &pool,
+        &["archive", "--older-than-days", "90", "--dir", dir_arg],
+    )
+    .await;
+    assert!(
+        said.contains("archived and deleted 30 events") && said.contains("into 3 files"),
+        "{said}"
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM ops_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 10, "only the recent events stay");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest.to_string().matches(".ndjson.gz").count(),
+        3,
+        "{manifest}"
+    );
+
+    let said = run_command(&pool, &["restore", dir_arg]).await;
+    assert!(said.contains("restored 30 events from 3 files"), "{said}");
+    let said = run_command(&pool, &["restore", dir_arg]).await;
+    assert!(
+        said.contains("restored 0 events") && said.contains("30 were already stored"),
+        "{said}"
+    );
+    assert_eq!(
+        snapshot(&pool).await,
+        before,
+        "every event back exactly, once"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -262,6 +262,14 @@ pub fn db_addr(pool: &PgPool) -> SocketAddr {
 }
 
 /// The `ops-console serve` process on `port`, reading the test's own database.
+/// The URL of the test's own database (`DATABASE_URL` names the cluster's).
+pub fn database_url(pool: &PgPool) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let database = pool.connect_options().get_database().unwrap().to_owned();
+    let (server, _) = base.rsplit_once('/').expect("a database URL");
+    format!("{server}/{database}")
+}
+
 pub fn spawn_server(pool: &PgPool, port: u16) -> tokio::process::Child {
     spawn_server_with(pool, port, &[], std::process::Stdio::null())
 }
@@ -273,12 +281,9 @@ pub fn spawn_server_with(
     env: &[(&str, &str)],
     log: std::process::Stdio,
 ) -> tokio::process::Child {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
-    let database = pool.connect_options().get_database().unwrap().to_owned();
-    let (server, _) = base.rsplit_once('/').expect("a database URL");
     tokio::process::Command::new(env!("CARGO_BIN_EXE_ops-console"))
         .arg("serve")
-        .env("DATABASE_URL", format!("{server}/{database}"))
+        .env("DATABASE_URL", database_url(pool))
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .env("OPS_INGEST_KEYS", INGEST_KEY)
         .env("OPS_API_TOKENS", API_TOKEN)
