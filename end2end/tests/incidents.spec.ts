@@ -74,6 +74,8 @@ test.describe('incident intelligence', () => {
     // Cancelling changes nothing; Escape closes the dialog too.
     await card.getByTestId('rollback').click();
     const dialog = page.getByRole('dialog', { name: 'Roll CONTENT_ACCURACY back to v11?' });
+    // Keyboard users land in the dialog, even on the first open, when its code is fetched then.
+    await expect(dialog.getByLabel('Why')).toBeFocused();
     await expect(dialog.getByTestId('rollback-changes').locator('li')).toHaveText(FOUR.map((t) => `${t}: v12 → v11`));
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await expect(dialog).toBeHidden();

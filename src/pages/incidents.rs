@@ -686,7 +686,11 @@ pub fn ReasonField(id: &'static str, #[prop(optional)] placeholder: &'static str
     let field = NodeRef::<leptos::html::Textarea>::new();
     Effect::new(move |_| {
         if let Some(f) = field.get() {
-            let _ = f.focus();
+            // On the next frame: a dialog whose code was just fetched is mounted after its
+            // effects first run, and a field not yet in the page cannot take the focus.
+            request_animation_frame(move || {
+                let _ = f.focus();
+            });
         }
     });
     view! {
