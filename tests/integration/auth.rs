@@ -363,28 +363,12 @@ async fn cross_site_posts_are_refused(pool: PgPool) {
     let operator = server_function("current_operator");
     for origin in ["http://evil.example", "null"] {
         for path in [operator.as_str(), "/logout", "/api/v1/ops/replays"] {
-            let forged = browser()
-                .post(server.url(path))
-                .header("cookie", &cookie)
-                .header("origin", origin)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body("")
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(forged.status(), 403, "{path} from {origin}");
+            let forged = signed_in_post(&server, path, &cookie, origin).await;
+            assert_eq!(forged, 403, "{path} from {origin}");
         }
     }
-    let own = browser()
-        .post(server.url(&operator))
-        .header("cookie", &cookie)
-        .header("origin", server.base.clone())
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(own.status(), 200);
+    let own = signed_in_post(&server, &operator, &cookie, &server.base).await;
+    assert_eq!(own, 200);
     // The forged sign-out did not end the session.
     let page = browser()
         .get(server.url("/"))
@@ -394,6 +378,21 @@ async fn cross_site_posts_are_refused(pool: PgPool) {
         .unwrap();
     assert_eq!(page.status(), 200);
     server.stop().await;
+}
+
+/// An empty form post with the session `cookie`, as a page from `origin` would send it.
+async fn signed_in_post(server: &TestServer, path: &str, cookie: &str, origin: &str) -> u16 {
+    browser()
+        .post(server.url(path))
+        .header("cookie", cookie)
+        .header("origin", origin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 /// The path of the server function whose name holds `name`.
