@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod auth;
+pub mod chart;
 pub mod customers;
 pub mod events;
 pub mod incidents;

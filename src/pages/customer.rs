@@ -8,6 +8,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::async_view::async_view;
 use crate::components::erase::Erase;
+use crate::model::chart::Charted;
 use crate::model::customers::{trend_arrow, ChurnRisk, CustomerProfile};
 use crate::pages::customers::ago;
 use crate::pages::infra::as_of_param;
@@ -17,18 +18,26 @@ use crate::pages::pulse::TimeTravel;
 pub async fn load_customer_profile(
     tenant_id: String,
     as_of: Option<DateTime<Utc>>,
-) -> Result<Option<CustomerProfile>, ServerFnError> {
-    use crate::server::{customers, session};
+) -> Result<Option<Charted<CustomerProfile>>, ServerFnError> {
+    use crate::server::{charts, customers, session};
     session::require_operator().await?;
     let state = session::state()?;
     let Ok(tenant) = tenant_id.parse::<uuid::Uuid>() else {
         return Ok(None);
     };
     let as_of = session::moment(as_of);
-    session::read(&state.pool, || {
+    let profile = session::read(&state.pool, || {
         customers::profile(&state.pool, tenant, as_of)
     })
-    .await
+    .await?;
+    // The page shows the daily timeline only as its chart.
+    Ok(profile.map(|mut data| {
+        let timeline = std::mem::take(&mut data.timeline);
+        Charted {
+            charts: vec![charts::activity_timeline(&timeline)],
+            data,
+        }
+    }))
 }
 
 const CHART_ID: &str = "activity-chart";
@@ -48,9 +57,7 @@ pub fn CustomerPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(Some(profile))) = data.get() {
             leptos::task::spawn_local(async move {
-                if let Err(e) =
-                    crate::components::chart::activity_timeline(CHART_ID, &profile.timeline).await
-                {
+                if let Err(e) = crate::components::chart::draw(CHART_ID, profile.chart(0)).await {
                     leptos::logging::error!("activity chart: {e}");
                 }
             });
@@ -64,7 +71,7 @@ pub fn CustomerPage() -> impl IntoView {
                 <p class="breadcrumb"><a href="/customers">"← All customers"</a></p>
                 {async_view(
                     move || async move { data.await },
-                    |p: Option<CustomerProfile>| match p {
+                    |p: Option<Charted<CustomerProfile>>| match p.map(|p| p.data) {
                         Some(p) => view! {
                             <h1 data-testid="customer-name">{p.customer.tenant_name}</h1>
                             <p class="question">"Who is this customer and are they slipping?"</p>
@@ -78,7 +85,7 @@ pub fn CustomerPage() -> impl IntoView {
         </header>
         {async_view(
             move || async move { data.await },
-            |p: Option<CustomerProfile>| match p {
+            |p: Option<Charted<CustomerProfile>>| match p.map(|p| p.data) {
                 Some(p) => view! { <Profile p /> }.erase(),
                 None => view! { <Missing /> }.erase(),
             },
@@ -89,7 +96,7 @@ pub fn CustomerPage() -> impl IntoView {
                 aria-label="Daily API calls, incidents, investigations, replays and exports"></div>
             {async_view(
                 move || async move { data.await },
-                |p: Option<CustomerProfile>| view! { <Trends p /> },
+                |p: Option<Charted<CustomerProfile>>| view! { <Trends p=p.map(|p| p.data) /> },
             )}
         </section>
     }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::components::async_view::async_view;
 use crate::components::chart::HistogramChart;
 use crate::components::erase::Erase;
+use crate::model::chart::Charted;
 use crate::model::events::{
     short_id, Cursor, EventFilter, EventHistogram, EventsPage, TenantOption,
 };
@@ -121,15 +122,19 @@ pub async fn list_events(
 }
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
-pub async fn events_volume(filter: EventFilter) -> Result<EventHistogram, ServerFnError> {
-    use crate::server::{events_query, session};
+pub async fn events_volume(filter: EventFilter) -> Result<Charted<EventHistogram>, ServerFnError> {
+    use crate::server::{charts, events_query, session};
     session::require_operator().await?;
     let state = session::state()?;
     let now = Utc::now();
-    session::read(&state.pool, || {
+    let data = session::read(&state.pool, || {
         events_query::histogram(&state.pool, &filter, now)
     })
-    .await
+    .await?;
+    Ok(Charted {
+        charts: vec![charts::histogram(&data)],
+        data,
+    })
 }
 
 #[server(prefix = "/api/rpc", output = crate::codec::JsonText)]

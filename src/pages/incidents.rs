@@ -9,8 +9,9 @@ use uuid::Uuid;
 use crate::components::async_view::{async_view, on_demand};
 use crate::components::erase::Erase;
 use crate::components::window::{WindowPicker, Windows};
+use crate::model::chart::Drawing;
 use crate::model::incidents::{
-    window_label, Matrix, OutputDiff, PolicyState, Regression, DEFAULT_WINDOW, WINDOWS,
+    window_label, OutputDiff, PolicyState, Regression, DEFAULT_WINDOW, WINDOWS,
 };
 #[cfg(feature = "ssr")]
 use crate::model::incidents::{AttributionShare, Incident, Patterns, Rule, RuleCount};
@@ -34,14 +35,15 @@ pub async fn load_patterns(
         .map_err(session::db_error)
 }
 
-/// The patterns as the page uses them in the browser: what it acts on (the regressions) or
-/// draws (the matrix) as data, and the cards that only show numbers already rendered, by the
-/// same components, on the server. The browser then carries neither those cards' view code nor
-/// the types behind them, and shows exactly what the server rendered.
+/// The patterns as the page uses them in the browser: what it acts on (the regressions) as data,
+/// the matrix as the chart the server built, and the cards that only show numbers already
+/// rendered, by the same components, on the server. The browser then carries neither those
+/// cards' view code nor the types behind them, and shows exactly what the server rendered.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PatternsPage {
     pub regressions: Vec<Regression>,
-    pub matrix: Matrix,
+    /// The model × policy heatmap (`None` without incidents).
+    pub matrix: Option<Drawing>,
     /// The tenant filter's notice (empty without a filter).
     pub notice: String,
     /// The heatmap card.
@@ -63,7 +65,7 @@ impl From<Patterns> for PatternsPage {
             }
             .to_html(),
             regressions: p.regressions,
-            matrix: p.matrix,
+            matrix: crate::server::charts::incident_matrix(&p.matrix),
         }
     }
 }
@@ -217,9 +219,7 @@ pub fn IncidentsPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(p)) = data.get() {
             leptos::task::spawn_local(async move {
-                if let Err(e) =
-                    crate::components::chart::incident_matrix(MATRIX_ID, &p.matrix).await
-                {
+                if let Err(e) = crate::components::chart::draw(MATRIX_ID, p.matrix).await {
                     leptos::logging::error!("incident matrix: {e}");
                 }
             });
@@ -250,7 +250,7 @@ pub fn IncidentsPage() -> impl IntoView {
             {async_view(
                 move || async move { data.await },
                 move |p: PatternsPage| {
-                    p.matrix.cells.is_empty().then(|| view! {
+                    p.matrix.is_none().then(|| view! {
                         <p class="empty-state" data-testid="matrix-empty">
                             "No incident in this window, so no model or policy to compare."
                         </p>

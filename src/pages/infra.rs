@@ -6,18 +6,38 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::async_view::async_view;
+use crate::model::chart::Charted;
 use crate::model::infra::{Infra, ResourceStatus};
 use crate::pages::events::parse_time;
 use crate::pages::pulse::TimedHeader;
 
+/// The resources, and with `with_charts` the trend charts of the first [`CHART_SLOTS`]. The
+/// hourly series behind the charts stay on the server: the pages show them only as charts.
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
-pub async fn load_infra(as_of: Option<DateTime<Utc>>) -> Result<Infra, ServerFnError> {
-    use crate::server::{analytics, session};
+pub async fn load_infra(
+    as_of: Option<DateTime<Utc>>,
+    with_charts: bool,
+) -> Result<Charted<Infra>, ServerFnError> {
+    use crate::server::{analytics, charts, session};
     session::require_operator().await?;
     let state = session::state()?;
-    analytics::infra(&state, as_of)
+    let mut data = analytics::infra(&state, as_of)
         .await
-        .map_err(session::db_error)
+        .map_err(session::db_error)?;
+    let charts = match with_charts {
+        true => data
+            .resources
+            .iter()
+            .take(CHART_SLOTS)
+            .map(charts::resource_trend)
+            .collect(),
+        false => Vec::new(),
+    };
+    for r in &mut data.resources {
+        r.hourly = Vec::new();
+        r.projection = Vec::new();
+    }
+    Ok(Charted { data, charts })
 }
 
 /// `as_of` from the address: RFC 3339 or the `datetime-local` form, read as UTC.
@@ -52,15 +72,15 @@ const CHART_SLOTS: usize = 6;
 pub fn InfraPage() -> impl IntoView {
     let query = use_query_map();
     let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
-    let data = Resource::new(move || as_of.get(), load_infra);
+    let data = Resource::new(move || as_of.get(), |as_of| load_infra(as_of, true));
 
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         if let Some(Ok(infra)) = data.get() {
             leptos::task::spawn_local(async move {
-                for (i, resource) in infra.resources.iter().take(CHART_SLOTS).enumerate() {
+                for (i, chart) in infra.charts.into_iter().enumerate() {
                     let id = format!("infra-chart-{i}");
-                    if let Err(e) = crate::components::chart::resource_trend(&id, resource).await {
+                    if let Err(e) = crate::components::chart::draw(&id, chart).await {
                         leptos::logging::error!("chart {id}: {e}");
                     }
                 }
@@ -78,8 +98,8 @@ pub fn InfraPage() -> impl IntoView {
         </div>
         {async_view(
             move || async move { data.await },
-            |infra: Infra| {
-                infra.resources.is_empty().then(|| view! {
+            |infra: Charted<Infra>| {
+                infra.data.resources.is_empty().then(|| view! {
                     <p class="card empty-state" data-testid="infra-empty">
                         "No resource samples yet. Services report them as INFRA_LIMIT_HIT events with metadata resource, current and limit."
                     </p>
@@ -91,9 +111,14 @@ pub fn InfraPage() -> impl IntoView {
 
 /// One resource; the chart's element stays outside the Suspense (see `HistogramChart`).
 #[component]
-fn ResourceCard(index: usize, data: Resource<Result<Infra, ServerFnError>>) -> impl IntoView {
-    let resource =
-        move || async move { data.await.map(|infra| infra.resources.get(index).cloned()) };
+fn ResourceCard(
+    index: usize,
+    data: Resource<Result<Charted<Infra>, ServerFnError>>,
+) -> impl IntoView {
+    let resource = move || async move {
+        data.await
+            .map(|infra| infra.data.resources.get(index).cloned())
+    };
     view! {
         // A slot with no resource renders no heading and is hidden by the stylesheet, so no
         // class depends on data the server had not loaded yet when it rendered.

@@ -13,15 +13,18 @@ use serde::{Deserialize, Serialize};
 use crate::components::async_view::async_view;
 use crate::components::live::{use_live, LiveBadge};
 use crate::model::alerts::AlertRecord;
+use crate::model::chart::{Charted, Drawing};
 use crate::model::infra::Infra;
 use crate::model::pulse::{Card, Pulse, SystemState, CARD_KEYS};
 use crate::pages::infra::load_infra;
 
-/// What the page shows: the pulse and its cards.
+/// What the page shows: the pulse, its cards, and each card's sparkline (`None`: no week to
+/// draw), in the cards' order.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct PulseView {
     pub pulse: Pulse,
     pub cards: Vec<Card>,
+    pub sparks: Vec<Option<Drawing>>,
 }
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
@@ -35,7 +38,15 @@ pub async fn load_pulse(as_of: Option<DateTime<Utc>>) -> Result<PulseView, Serve
         .await
         .map_err(session::db_error)?;
     let cards = cards(&pulse, &thresholds);
-    Ok(PulseView { pulse, cards })
+    let sparks = cards
+        .iter()
+        .map(|c| crate::server::charts::sparkline(&c.spark))
+        .collect();
+    Ok(PulseView {
+        pulse,
+        cards,
+        sparks,
+    })
 }
 
 /// The latest alerts raised up to `as_of` (or now), newest first.
@@ -55,7 +66,7 @@ pub fn PulsePage() -> impl IntoView {
     let query = use_query_map();
     let as_of = Memo::new(move |_| as_of_param(query.read().get("as_of")));
     let view_data = Resource::new(move || as_of.get(), load_pulse);
-    let infra = Resource::new(move || as_of.get(), load_infra);
+    let infra = Resource::new(move || as_of.get(), |as_of| load_infra(as_of, false));
     let history = Resource::new(move || as_of.get(), load_alert_history);
     // Follow new events while showing the present; a past moment does not change.
     let live = use_live(Signal::derive(move || as_of.get().is_none()), move || {
@@ -68,9 +79,12 @@ pub fn PulsePage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(data)) = view_data.get() {
             leptos::task::spawn_local(async move {
-                for card in data.cards.iter().filter(|c| !c.spark.is_empty()) {
+                for (card, spark) in data.cards.iter().zip(data.sparks) {
+                    if spark.is_none() {
+                        continue;
+                    }
                     let id = format!("spark-{}", card.key);
-                    if let Err(e) = crate::components::chart::sparkline(&id, &card.spark).await {
+                    if let Err(e) = crate::components::chart::draw(&id, spark).await {
                         leptos::logging::error!("sparkline {id}: {e}");
                     }
                 }
@@ -99,7 +113,7 @@ pub fn PulsePage() -> impl IntoView {
         </section>
         <section class="card" aria-labelledby="headroom-heading">
             <h2 id="headroom-heading">"Infra headroom"</h2>
-            {async_view(move || async move { infra.await }, |infra: Infra| view! { <Headroom infra /> })}
+            {async_view(move || async move { infra.await }, |infra: Charted<Infra>| view! { <Headroom infra=infra.data /> })}
         </section>
         <section class="card" aria-labelledby="alerts-heading">
             <div class="card-heading">

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::async_view::async_view;
 use crate::components::erase::Erase;
 use crate::components::window::{days_label, WindowPicker, Windows};
+use crate::model::chart::Charted;
 use crate::model::revenue::{Revenue, Severity, TenantEconomics, DEFAULT_WINDOW, WINDOWS};
 use crate::pages::infra::{as_of_param, tenant_param};
 use crate::pages::pulse::TimedHeader;
@@ -16,14 +17,18 @@ use crate::pages::pulse::TimedHeader;
 pub async fn load_revenue(
     as_of: Option<DateTime<Utc>>,
     days: i32,
-) -> Result<Revenue, ServerFnError> {
-    use crate::server::{analytics, session};
+) -> Result<Charted<Revenue>, ServerFnError> {
+    use crate::server::{analytics, charts, session};
     session::require_operator().await?;
     let state = session::state()?;
     let days = crate::components::window::clamp_window(days, &WINDOWS, DEFAULT_WINDOW);
-    analytics::revenue(&state, as_of, days)
+    let data = analytics::revenue(&state, as_of, days)
         .await
-        .map_err(session::db_error)
+        .map_err(session::db_error)?;
+    Ok(Charted {
+        charts: vec![charts::margins(&data)],
+        data,
+    })
 }
 
 const CHART_ID: &str = "margin-chart";
@@ -70,7 +75,7 @@ pub fn RevenuePage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(revenue)) = data.get() {
             leptos::task::spawn_local(async move {
-                if let Err(e) = crate::components::chart::margins(CHART_ID, &revenue).await {
+                if let Err(e) = crate::components::chart::draw(CHART_ID, revenue.chart(0)).await {
                     leptos::logging::error!("margin chart: {e}");
                 }
             });
@@ -87,7 +92,10 @@ pub fn RevenuePage() -> impl IntoView {
         </div>
         {async_view(
             move || async move { data.await },
-            move |r: Revenue| view! { <Totals r=r.clone() /> <RevenueTable r tenant=tenant.get_untracked() /> },
+            move |r: Charted<Revenue>| {
+                let r = r.data;
+                view! { <Totals r=r.clone() /> <RevenueTable r tenant=tenant.get_untracked() /> }
+            },
         )}
         <section class="card" aria-labelledby="margin-heading">
             <h2 id="margin-heading">"Margin per tenant, lowest first"</h2>

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::async_view::async_view;
 use crate::components::erase::Erase;
 use crate::components::window::{days_label, WindowPicker, Windows};
+use crate::model::chart::Charted;
 use crate::model::stickiness::{Funnel, FunnelStep, DEFAULT_WINDOW, WINDOWS};
 use crate::pages::infra::as_of_param;
 use crate::pages::pulse::TimedHeader;
@@ -16,14 +17,18 @@ use crate::pages::pulse::TimedHeader;
 pub async fn load_stickiness(
     as_of: Option<DateTime<Utc>>,
     days: i32,
-) -> Result<Funnel, ServerFnError> {
-    use crate::server::{analytics, session};
+) -> Result<Charted<Funnel>, ServerFnError> {
+    use crate::server::{analytics, charts, session};
     session::require_operator().await?;
     let state = session::state()?;
     let days = crate::components::window::clamp_window(days, &WINDOWS, DEFAULT_WINDOW);
-    analytics::stickiness(&state, as_of, days)
+    let data = analytics::stickiness(&state, as_of, days)
         .await
-        .map_err(session::db_error)
+        .map_err(session::db_error)?;
+    Ok(Charted {
+        charts: vec![charts::funnel(&data)],
+        data,
+    })
 }
 
 const CHART_ID: &str = "funnel-chart";
@@ -53,7 +58,7 @@ pub fn StickinessPage() -> impl IntoView {
     Effect::new(move |_| {
         if let Some(Ok(funnel)) = data.get() {
             leptos::task::spawn_local(async move {
-                if let Err(e) = crate::components::chart::funnel(CHART_ID, &funnel).await {
+                if let Err(e) = crate::components::chart::draw(CHART_ID, funnel.chart(0)).await {
                     leptos::logging::error!("funnel chart: {e}");
                 }
             });
@@ -70,7 +75,7 @@ pub fn StickinessPage() -> impl IntoView {
                 aria-label="Tenants reaching each step of the funnel"></div>
             {async_view(
                 move || async move { data.await },
-                |f: Funnel| view! { <StepsTable funnel=f /> },
+                |f: Charted<Funnel>| view! { <StepsTable funnel=f.data /> },
             )}
         </section>
     }

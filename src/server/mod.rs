@@ -27,6 +27,7 @@ pub mod api;
 pub mod archive;
 pub mod auth;
 pub mod bench;
+pub mod charts;
 pub mod collector;
 pub mod config;
 pub mod customers;
