@@ -4,4 +4,5 @@ pub mod async_view;
 pub mod chart;
 pub mod erase;
 pub mod live;
+pub mod rendered;
 pub mod window;

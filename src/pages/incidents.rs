@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::components::async_view::{async_view, on_demand};
 use crate::components::erase::Erase;
+use crate::components::rendered::Rendered;
 use crate::components::window::{WindowPicker, Windows};
 use crate::model::chart::Drawing;
 use crate::model::incidents::{
@@ -70,18 +71,24 @@ impl From<Patterns> for PatternsPage {
     }
 }
 
-/// Cards rendered on the server (`PatternsPage`), shown as they came.
-#[component]
-fn Rendered(html: String) -> impl IntoView {
-    view! { <div class="rendered" inner_html=html></div> }
-}
-
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
-pub async fn load_policy_state() -> Result<PolicyState, ServerFnError> {
+pub async fn load_policy_state() -> Result<PolicyPage, ServerFnError> {
     use crate::server::{incidents, session};
     session::require_operator().await?;
     let state = session::state()?;
-    session::read(&state.pool, || incidents::policy_state(&state.pool)).await
+    let policies = session::read(&state.pool, || incidents::policy_state(&state.pool)).await?;
+    Ok(PolicyPage {
+        html: view! { <PolicyTables s=policies.clone() /> }.to_html(),
+        state: policies,
+    })
+}
+
+/// The policy versions as the pages use them in the browser: the state that the regression cards
+/// and the Rollback dialog read, and the versions table and change log rendered on the server.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct PolicyPage {
+    pub state: PolicyState,
+    pub html: String,
 }
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
@@ -274,7 +281,7 @@ pub fn IncidentsPage() -> impl IntoView {
             <Outcome action_value=note testid="policy-outcome" />
             {async_view(
                 move || async move { policies.await },
-                move |s: PolicyState| view! { <PolicyVersions s undo /> },
+                move |s: PolicyPage| view! { <PolicyVersions html=s.html undo /> },
             )}
         </section>
         {move || confirming.get().map(|r| {
@@ -300,7 +307,7 @@ fn TenantNotice(p: Patterns) -> impl IntoView {
 #[component]
 fn Regressions(
     regressions: Vec<Regression>,
-    policies: Resource<Result<PolicyState, ServerFnError>>,
+    policies: Resource<Result<PolicyPage, ServerFnError>>,
     confirming: RwSignal<Option<Regression>>,
 ) -> impl IntoView {
     if regressions.is_empty() {
@@ -345,7 +352,7 @@ fn Criteria() -> impl IntoView {
 #[component]
 fn RegressionCard(
     r: Regression,
-    policies: Resource<Result<PolicyState, ServerFnError>>,
+    policies: Resource<Result<PolicyPage, ServerFnError>>,
     confirming: RwSignal<Option<Regression>>,
 ) -> impl IntoView {
     let after_rollout = (r.detected_at - r.rollout_at).num_minutes();
@@ -431,7 +438,7 @@ fn RegressionCard(
                             Suspend::new(async move {
                                 match policies.await {
                                     Err(_) => "unknown: the policy versions did not load".to_owned(),
-                                    Ok(s) => match still_on(&s) {
+                                    Ok(s) => match still_on(&s.state) {
                                         0 => format!("rolled back: every affected tenant runs {previous_now}"),
                                         n => format!("{n} of {total} affected tenants still run {version_now}"),
                                     },
@@ -542,7 +549,7 @@ fn DiffPanel(policy_id: String, before: String, after: String) -> impl IntoView 
 #[lazy]
 fn rollback_dialog(
     r: Regression,
-    policies: Resource<Result<PolicyState, ServerFnError>>,
+    policies: Resource<Result<PolicyPage, ServerFnError>>,
     confirming: RwSignal<Option<Regression>>,
     rollback: ServerAction<RollbackPolicy>,
 ) -> AnyView {
@@ -552,7 +559,7 @@ fn rollback_dialog(
 #[component]
 fn RollbackDialog(
     r: Regression,
-    policies: Resource<Result<PolicyState, ServerFnError>>,
+    policies: Resource<Result<PolicyPage, ServerFnError>>,
     confirming: RwSignal<Option<Regression>>,
     rollback: ServerAction<RollbackPolicy>,
 ) -> impl IntoView {
@@ -631,7 +638,7 @@ fn RollbackDialog(
                             {move || {
                                 let (changes, all) = (changes.clone(), all.get());
                                 Suspend::new(async move {
-                                    let state = policies.await.unwrap_or_default();
+                                    let state = policies.await.map(|p| p.state).unwrap_or_default();
                                     changes(all, state)
                                         .into_iter()
                                         .map(|c| view! { <li>{c}</li> })
@@ -701,9 +708,29 @@ pub fn ReasonField(id: &'static str, #[prop(optional)] placeholder: &'static str
     }
 }
 
-/// Active versions of every policy and the change log with its Undo buttons.
+/// The versions table and change log the server rendered (`PolicyPage`). Their Undo buttons are
+/// plain forms posting to the server function, as `ActionForm` renders them; this one listener
+/// sends them through `undo` instead, so the page updates in place.
 #[component]
-pub fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> impl IntoView {
+pub fn PolicyVersions(html: String, undo: ServerAction<UndoPolicyChange>) -> impl IntoView {
+    let send = move |ev: leptos::ev::SubmitEvent| {
+        let form: leptos::web_sys::Element = event_target(&ev);
+        if let Some(id) = form
+            .get_attribute("data-undo")
+            .and_then(|id| id.parse().ok())
+        {
+            ev.prevent_default();
+            undo.dispatch(UndoPolicyChange { id });
+        }
+    };
+    view! { <div class="rendered" on:submit=send inner_html=html></div> }
+}
+
+/// Active versions of every policy and the change log with its Undo buttons.
+#[cfg(feature = "ssr")]
+#[component]
+fn PolicyTables(s: PolicyState) -> impl IntoView {
+    let undo_path = <UndoPolicyChange as server_fn::ServerFn>::PATH;
     if s.policies.is_empty() {
         return view! {
             <p class="empty-state">"No policy versions yet: they appear with the first incidents."</p>
@@ -779,10 +806,10 @@ pub fn PolicyVersions(s: PolicyState, undo: ServerAction<UndoPolicyChange>) -> i
                                             <td>{a.reason.clone()}</td>
                                             <td>
                                                 {a.undoable.then(|| view! {
-                                                    <ActionForm action=undo>
+                                                    <form method="post" action=undo_path data-undo=a.id.to_string()>
                                                         <input type="hidden" name="id" value=a.id.to_string() />
                                                         <button type="submit" class="button" data-testid="undo">"Undo"</button>
-                                                    </ActionForm>
+                                                    </form>
                                                 })}
                                             </td>
                                         </tr>

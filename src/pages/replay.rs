@@ -7,27 +7,59 @@ use uuid::Uuid;
 
 use crate::components::async_view::{async_view, on_demand};
 use crate::components::erase::Erase;
-use crate::model::incidents::{Incident, PolicyState};
+use crate::components::rendered::Rendered;
+use crate::model::incidents::Incident;
+#[cfg(feature = "ssr")]
 use crate::model::replay::{Comparison, ReplayOptions, ShadowReport, Side, Verdict};
 use crate::pages::incidents::{
-    load_policy_state, ConfirmDialog, PolicyVersions, ReasonField, UndoPolicyChange,
+    load_policy_state, ConfirmDialog, PolicyPage, PolicyVersions, ReasonField, UndoPolicyChange,
 };
 use crate::pages::settings::{latest_outcome, FormOutcome, Outcome};
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
-pub async fn load_replay_options(
-    incident_id: String,
-) -> Result<Option<ReplayOptions>, ServerFnError> {
+pub async fn load_replay_options(incident_id: String) -> Result<Option<LabPage>, ServerFnError> {
     use crate::server::{replay, session};
     session::require_operator().await?;
     let state = session::state()?;
     let Ok(id) = incident_id.parse::<Uuid>() else {
         return Ok(None);
     };
-    session::read(&state.pool, || {
+    let options = session::read(&state.pool, || {
         replay::options(&state.pool, &state.providers, id)
     })
-    .await
+    .await?;
+    Ok(options.map(LabPage::from))
+}
+
+/// The incident as the Replay Lab uses it in the browser: what its forms need as data, and the
+/// original incident's card rendered on the server (`components::rendered`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct LabPage {
+    pub incident_id: Uuid,
+    pub policy_id: String,
+    pub model: String,
+    pub policy_version: String,
+    /// The models and the stored versions of the policy a replay can use.
+    pub models: Vec<String>,
+    pub versions: Vec<String>,
+    /// The original incident's card.
+    pub original: String,
+}
+
+#[cfg(feature = "ssr")]
+impl From<ReplayOptions> for LabPage {
+    fn from(o: ReplayOptions) -> Self {
+        let inc = o.incident.clone();
+        LabPage {
+            incident_id: inc.incident_id,
+            policy_id: inc.policy_id,
+            model: inc.model,
+            policy_version: inc.policy_version,
+            models: o.models.clone(),
+            versions: o.versions.clone(),
+            original: view! { <OriginalCard o /> }.to_html(),
+        }
+    }
 }
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
@@ -39,14 +71,15 @@ pub async fn load_latest_incidents() -> Result<Vec<Incident>, ServerFnError> {
     session::read(&state.pool, || incidents::latest(&state.pool, now, 168, 30)).await
 }
 
-/// Runs a replay from the page and records it (`REPLAY_EXECUTED`, operator).
+/// Runs a replay from the page and records it (`REPLAY_EXECUTED`, operator). The answer is the
+/// comparison rendered on the server, as the page shows it.
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
 pub async fn run_replay(
     incident_id: Uuid,
     model: String,
     policy_version: String,
     runs: usize,
-) -> Result<Comparison, ServerFnError> {
+) -> Result<String, ServerFnError> {
     use crate::server::replay::{self, ReplayError};
     use crate::server::session;
     session::require_operator().await?;
@@ -67,7 +100,7 @@ pub async fn run_replay(
     replay::record_replay(&state.pool, &c)
         .await
         .map_err(session::db_error)?;
-    Ok(c)
+    Ok(view! { <ComparisonView c /> }.to_html())
 }
 
 #[server(prefix = "/api/rpc", input = server_fn::codec::Json, output = crate::codec::JsonText)]
@@ -75,7 +108,7 @@ pub async fn run_shadow(
     policy_id: String,
     candidate: String,
     incidents: i64,
-) -> Result<ShadowReport, ServerFnError> {
+) -> Result<String, ServerFnError> {
     use crate::server::replay::{self, ReplayError};
     use crate::server::session;
     session::require_operator().await?;
@@ -88,6 +121,7 @@ pub async fn run_shadow(
         incidents,
     )
     .await
+    .map(|s| view! { <ShadowReportView s /> }.to_html())
     .map_err(|e| match e {
         ReplayError::Db(db) => session::db_error(db),
         other => ServerFnError::new(other.to_string()),
@@ -198,7 +232,7 @@ pub fn ReplayPage() -> impl IntoView {
         </header>
         {async_view(
             move || async move { options.await },
-            |o: Option<ReplayOptions>| match o {
+            |o: Option<LabPage>| match o {
                 Some(o) => view! { <Lab o /> }.erase(),
                 None => view! { <Missing /> }.erase(),
             },
@@ -216,37 +250,72 @@ fn Missing() -> impl IntoView {
     }
 }
 
+#[cfg(feature = "ssr")]
 fn verdict_badge(v: Verdict) -> impl IntoView {
     let class = if v.good() { "risk low" } else { "risk high" };
     let mark = if v.good() { "✓ " } else { "⚠ " };
     view! { <span class=class data-testid="verdict">{mark}{v.code()}</span> }
 }
 
+#[cfg(feature = "ssr")]
 fn money(c: Option<f64>) -> String {
     c.map_or_else(|| "—".into(), |c| format!("${c:.6}"))
 }
 
+/// The original incident as it happened, and its verdict under its own version's rules.
+#[cfg(feature = "ssr")]
 #[component]
-fn Lab(o: ReplayOptions) -> impl IntoView {
+fn OriginalCard(o: ReplayOptions) -> impl IntoView {
+    let inc = o.incident;
+    let judged = o.original.map(|e| {
+        let reason = format!("{} {}: {}", inc.policy_id, inc.policy_version, e.reason);
+        view! {
+            {verdict_badge(e.verdict)}
+            <p class="muted small-print">{reason}</p>
+        }
+    });
+    view! {
+        <section class="card" aria-labelledby="original-heading" data-testid="original">
+            <h2 id="original-heading">{format!("Incident {}…", &inc.incident_id.to_string()[..8])}</h2>
+            <dl class="facts">
+                <dt>"Tenant"</dt><dd><a href=format!("/customers/{}", inc.tenant_id)>{inc.tenant_name}</a></dd>
+                <dt>"Model"</dt><dd>{inc.model}</dd>
+                <dt>"Policy"</dt><dd>{format!("{} {}", inc.policy_id, inc.policy_version)}</dd>
+                <dt>"Time"</dt><dd>{when(inc.at)}</dd>
+                <dt>"Severity"</dt><dd>{inc.severity}</dd>
+            </dl>
+            <h3>"Input"</h3>
+            <div class="input-box">
+                <p><strong>"User: "</strong>{inc.user}</p>
+                <p><strong>"Context: "</strong><code>{inc.context.to_string()}</code></p>
+            </div>
+            <h3>"Output"</h3>
+            <blockquote class="replay-output" data-testid="original-output">{inc.output}</blockquote>
+            {judged}
+        </section>
+    }
+}
+
+#[component]
+fn Lab(o: LabPage) -> impl IntoView {
     let query = use_query_map();
-    let inc = o.incident.clone();
     let start_model = query
         .read_untracked()
         .get("model")
         .filter(|m| o.models.contains(m))
-        .unwrap_or_else(|| inc.model.clone());
+        .unwrap_or_else(|| o.model.clone());
     let start_version = query
         .read_untracked()
         .get("policy_version")
         .filter(|v| o.versions.contains(v))
-        .unwrap_or_else(|| inc.policy_version.clone());
+        .unwrap_or_else(|| o.policy_version.clone());
     let model = RwSignal::new(start_model);
     let version = RwSignal::new(start_version);
     let runs = RwSignal::new(3usize);
     let run = Action::new(move |(id, m, v, n): &(Uuid, String, String, usize)| {
         run_replay(*id, m.clone(), v.clone(), *n)
     });
-    let incident_id = inc.incident_id;
+    let incident_id = o.incident_id;
     let export = move |format: &str| {
         format!(
             "/api/v1/ops/replays/export?incident_id={incident_id}&model={}&policy_version={}&format={format}",
@@ -255,33 +324,13 @@ fn Lab(o: ReplayOptions) -> impl IntoView {
         )
     };
     let versions_known = !o.versions.is_empty();
-    let policy_id = inc.policy_id.clone();
+    let policy_id = o.policy_id.clone();
     view! {
-        <section class="card" aria-labelledby="original-heading" data-testid="original">
-            <h2 id="original-heading">{format!("Incident {}…", &inc.incident_id.to_string()[..8])}</h2>
-            <dl class="facts">
-                <dt>"Tenant"</dt><dd><a href=format!("/customers/{}", inc.tenant_id)>{inc.tenant_name.clone()}</a></dd>
-                <dt>"Model"</dt><dd>{inc.model.clone()}</dd>
-                <dt>"Policy"</dt><dd>{format!("{} {}", inc.policy_id, inc.policy_version)}</dd>
-                <dt>"Time"</dt><dd>{when(inc.at)}</dd>
-                <dt>"Severity"</dt><dd>{inc.severity}</dd>
-            </dl>
-            <h3>"Input"</h3>
-            <div class="input-box">
-                <p><strong>"User: "</strong>{inc.user.clone()}</p>
-                <p><strong>"Context: "</strong><code>{inc.context.to_string()}</code></p>
-            </div>
-            <h3>"Output"</h3>
-            <blockquote class="replay-output" data-testid="original-output">{inc.output.clone()}</blockquote>
-            {o.original.clone().map(|e| view! {
-                {verdict_badge(e.verdict)}
-                <p class="muted small-print">{format!("{} {}: {}", inc.policy_id, inc.policy_version, e.reason)}</p>
-            })}
-        </section>
+        <Rendered html=o.original />
         <section class="card" aria-labelledby="replay-heading">
             <h2 id="replay-heading">"Replay"</h2>
             {(!versions_known).then(|| view! {
-                <p class="notice">{format!("No version of {} is stored, so it cannot be evaluated.", inc.policy_id)}</p>
+                <p class="notice">{format!("No version of {} is stored, so it cannot be evaluated.", o.policy_id)}</p>
             })}
             <form class="replay-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
@@ -312,7 +361,7 @@ fn Lab(o: ReplayOptions) -> impl IntoView {
                 </button>
             </form>
             {move || run.value().get().map(|r| match r {
-                Ok(c) => on_demand(move || comparison_view(c.clone())).erase(),
+                Ok(html) => view! { <Rendered html /> }.erase(),
                 Err(e) => view! {
                     <div class="form-outcome bad" role="alert" data-testid="replay-error">
                         {e.to_string().trim_start_matches("error running server function: ").to_owned()}
@@ -326,11 +375,12 @@ fn Lab(o: ReplayOptions) -> impl IntoView {
                 </div>
             })}
         </section>
-        <PromoteCard policy_id=inc.policy_id.clone() version />
-        <ShadowCard policy_id=inc.policy_id.clone() versions=o.versions.clone() start=version.get_untracked() />
+        <PromoteCard policy_id=o.policy_id.clone() version />
+        <ShadowCard policy_id=o.policy_id versions=o.versions start=version.get_untracked() />
     }
 }
 
+#[cfg(feature = "ssr")]
 #[component]
 fn SideView(title: String, s: Side) -> impl IntoView {
     view! {
@@ -344,12 +394,8 @@ fn SideView(title: String, s: Side) -> impl IntoView {
     }
 }
 
-/// Shown once a replay has run: its code is fetched then.
-#[lazy]
-fn comparison_view(c: Comparison) -> AnyView {
-    view! { <ComparisonView c /> }.erase()
-}
-
+/// A replay against the original: both answers, the words that changed, and the delta.
+#[cfg(feature = "ssr")]
 #[component]
 fn ComparisonView(c: Comparison) -> impl IntoView {
     let d = c.delta.clone();
@@ -426,7 +472,7 @@ fn PromoteCard(policy_id: String, version: RwSignal<String>) -> impl IntoView {
             <Outcome action_value=note testid="promote-note" />
             {async_view(
                 move || async move { state.await },
-                move |s: PolicyState| view! { <PolicyVersions s undo /> },
+                move |s: PolicyPage| view! { <PolicyVersions html=s.html undo /> },
             )}
         </section>
     }
@@ -490,17 +536,24 @@ fn ShadowCard(policy_id: String, versions: Vec<String>, start: String) -> impl I
                 </button>
             </form>
             {move || shadow.value().get().map(|r| match r {
-                Ok(s) => view! {
-                    <dl class="facts" data-testid="shadow-report">
-                        <dt>"Incidents"</dt><dd data-testid="shadow-count">{s.incidents}</dd>
-                        <dt>"Mean severity"</dt><dd data-testid="shadow-severity">{format!("{:.2} → {:.2}", s.mean_severity_before, s.mean_severity_after)}</dd>
-                        <dt>"Acceptable answers"</dt><dd>{format!("{} → {} of {}", s.good_before, s.good_after, s.incidents)}</dd>
-                        <dt>"Severity"</dt><dd>{format!("{} lower, {} same, {} higher", s.better, s.same, s.worse)}</dd>
-                        <dt>"LLM cost"</dt><dd>{format!("${:.6} → ${:.6}", s.cost_before_usd, s.cost_after_usd)}</dd>
-                    </dl>
-                }.erase(),
+                Ok(html) => view! { <Rendered html /> }.erase(),
                 Err(e) => view! { <p class="form-outcome bad" role="alert">{e.to_string()}</p> }.erase(),
             })}
         </section>
+    }
+}
+
+/// A shadow test's answer: what the candidate would have changed.
+#[cfg(feature = "ssr")]
+#[component]
+fn ShadowReportView(s: ShadowReport) -> impl IntoView {
+    view! {
+        <dl class="facts" data-testid="shadow-report">
+            <dt>"Incidents"</dt><dd data-testid="shadow-count">{s.incidents}</dd>
+            <dt>"Mean severity"</dt><dd data-testid="shadow-severity">{format!("{:.2} → {:.2}", s.mean_severity_before, s.mean_severity_after)}</dd>
+            <dt>"Acceptable answers"</dt><dd>{format!("{} → {} of {}", s.good_before, s.good_after, s.incidents)}</dd>
+            <dt>"Severity"</dt><dd>{format!("{} lower, {} same, {} higher", s.better, s.same, s.worse)}</dd>
+            <dt>"LLM cost"</dt><dd>{format!("${:.6} → ${:.6}", s.cost_before_usd, s.cost_after_usd)}</dd>
+        </dl>
     }
 }
