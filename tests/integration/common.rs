@@ -95,13 +95,18 @@ pub async fn create_admin(pool: &PgPool) {
         .expect("create operator");
 }
 
-/// A client that keeps cookies and does not follow redirects, so tests see them.
+/// A client that keeps cookies and does not follow redirects, so tests see them. A request
+/// that gets no answer fails the test after a minute, naming its address, instead of hanging it.
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .timeout(ANSWER_WITHIN)
         .build()
         .unwrap()
 }
+
+/// How long a test request waits for its answer.
+pub const ANSWER_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The real sign-in form post as the admin, asking to land on `/events`.
 pub async fn post_login(server: &TestServer) -> reqwest::Response {
@@ -135,6 +140,7 @@ pub async fn sign_in(server: &TestServer) -> String {
 pub async fn api_get(server: &TestServer, path: &str) -> reqwest::Response {
     reqwest::Client::new()
         .get(server.url(path))
+        .timeout(ANSWER_WITHIN)
         .bearer_auth(API_TOKEN)
         .send()
         .await
