@@ -905,7 +905,7 @@ async fn served(pool: &PgPool, o: &BenchOptions, out: &mut String) -> Result<(),
 }
 
 /// What a browser fetches, gzip-compressed file by file as the server sends it, to open each
-/// page for the first time: the WASM and JS every page needs, then each page's own chunks
+/// page for the first time (`end2end/tests/weight.spec.ts` counts the same in a real browser): the WASM and JS every page needs, then each page's own chunks
 /// (`pkg/__wasm_split_manifest.json` of a `cargo leptos build --split`). ECharts, fetched only
 /// by pages with charts, is not counted.
 fn wasm_table(site_root: &std::path::Path) -> Result<String, String> {
@@ -918,7 +918,8 @@ fn wasm_table(site_root: &std::path::Path) -> Result<String, String> {
             return Ok(*size);
         }
         let bytes = std::fs::read(pkg.join(name)).map_err(|e| format!("{name}: {e}"))?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        // The server's own level (tower-http's default, 6), so the sizes are what it sends.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         gz.write_all(&bytes).map_err(|e| e.to_string())?;
         let size = gz.finish().map_err(|e| e.to_string())?.len() as u64;
         sizes.insert(name.to_owned(), size);
