@@ -395,14 +395,6 @@ async fn signed_in_post(server: &TestServer, path: &str, cookie: &str, origin: &
         .as_u16()
 }
 
-/// The path of the server function whose name holds `name`.
-fn server_function(name: &str) -> String {
-    leptos::server_fn::axum::server_fn_paths()
-        .map(|(path, _)| path.to_owned())
-        .find(|p| p.contains(name))
-        .unwrap()
-}
-
 #[sqlx::test]
 async fn responses_carry_security_headers(pool: PgPool) {
     create_admin(&pool).await;

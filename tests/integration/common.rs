@@ -328,3 +328,11 @@ pub fn free_port() -> u16 {
 }
 
 pub use ops_console::model::urlencode;
+
+/// The path the server function `name` is registered at (its address carries a hash).
+pub fn server_function(name: &str) -> String {
+    leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .find(|p| p.contains(name))
+        .unwrap_or_else(|| panic!("no server function {name}"))
+}

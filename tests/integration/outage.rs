@@ -25,10 +25,7 @@ async fn page(server: &TestServer, cookie: &str) -> (u16, String) {
 }
 
 async fn current_operator(server: &TestServer, cookie: &str) -> u16 {
-    let path = leptos::server_fn::axum::server_fn_paths()
-        .map(|(path, _)| path.to_owned())
-        .find(|p| p.contains("current_operator"))
-        .expect("current_operator");
+    let path = server_function("current_operator");
     browser()
         .post(server.url(&path))
         .header("cookie", cookie)

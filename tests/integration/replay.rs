@@ -393,3 +393,98 @@ async fn a_failing_provider_is_a_502_and_nothing_is_recorded(pool: PgPool) {
     assert_eq!(ok.status(), 200);
     server.stop().await;
 }
+
+/// Markup in what an incident or a change carries reaches the pages as text. The parts the
+/// server renders to HTML escape it as every view does: the Replay Lab's original card, a
+/// replay's comparison, and the policy log (Incident Intelligence, whose other rendered cards
+/// name the tenant too).
+#[sqlx::test]
+async fn server_rendered_parts_show_markup_as_text(pool: PgPool) {
+    const MARKUP: &str = "<img src=x onerror=alert(1)>";
+    const ESCAPED: &str = "&lt;img src=x onerror=alert(1)&gt;";
+    let at = Utc::now() - Duration::minutes(5);
+    let incident = |policy_version: &str| IncidentDetails {
+        model: "gpt-4o-mini".into(),
+        policy_id: "CONTENT_ACCURACY".into(),
+        policy_version: policy_version.into(),
+        severity: 4,
+        input_user: format!("question {MARKUP}"),
+        input_context: json!({ "note": MARKUP }),
+        output: format!("answer {MARKUP}"),
+        policies_fired: vec!["CONTENT_ACCURACY".into()],
+        attribution: None,
+    };
+    let id = Uuid::new_v4();
+    let events = vec![
+        Event::subscription_started(TENANT, MARKUP, "Pro", "Organic", Decimal::from(99))
+            .at(at - Duration::days(10)),
+        Event::incident_created(TENANT, Uuid::new_v4(), incident("v11")).at(at - Duration::days(1)),
+        Event::incident_created(TENANT, id, incident("v12")).at(at),
+    ];
+    ingest::store(&pool, &events).await.unwrap();
+    let change = ops_console::server::incidents::Change {
+        actor: "founder@ops.test",
+        action: "rollback",
+        policy_id: "CONTENT_ACCURACY",
+        to_version: "v11",
+        tenants: Some(&[TENANT][..]),
+        reason: MARKUP,
+    };
+    ops_console::server::incidents::change_version(&pool, change)
+        .await
+        .unwrap();
+    create_admin(&pool).await;
+    let server = TestServer::start(pool.clone(), None).await;
+    let cookie = sign_in(&server).await;
+    let page = |path: String| {
+        let cookie = cookie.clone();
+        let url = server.url(&path);
+        async move {
+            let response = browser()
+                .get(url)
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.text().await.unwrap()
+        }
+    };
+
+    let lab = page(format!("/replay/{id}")).await;
+    assert!(
+        lab.contains(&format!("question {ESCAPED}")),
+        "the question, as text"
+    );
+    assert!(
+        lab.contains(&format!("answer {ESCAPED}")),
+        "the answer, as text"
+    );
+    assert!(!lab.contains(MARKUP), "markup in the Replay Lab");
+    let incidents = page("/incidents".into()).await;
+    assert!(
+        incidents.contains(ESCAPED),
+        "the reason and the tenant, as text"
+    );
+    assert!(
+        !incidents.contains(MARKUP),
+        "markup in Incident Intelligence"
+    );
+
+    let comparison = browser()
+        .post(server.url(&server_function("run_replay")))
+        .header("cookie", &cookie)
+        .header("origin", &server.base)
+        .json(&json!({
+            "incident_id": id, "model": "claude-3-haiku", "policy_version": "v11", "runs": 1
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(comparison.status(), 200);
+    let html: String = comparison.json().await.unwrap();
+    assert!(html.contains("data-testid=\"comparison\""), "{html}");
+    assert!(html.contains(&format!("answer {ESCAPED}")), "{html}");
+    assert!(!html.contains(MARKUP), "markup in the comparison: {html}");
+    server.stop().await;
+}
