@@ -53,6 +53,13 @@ test.describe('incident intelligence', () => {
     await expect(page.getByTestId('attribution').locator('li').first()).toContainText(
       `${api.attribution[0].pct.toFixed(1)}%`,
     );
+    // Each share's bar fills its track by its share: the first model's, measured in pixels.
+    const share = page.getByTestId('by-model').locator('li').first();
+    const [bar, track] = await Promise.all([
+      share.locator('.meter .bar').boundingBox(),
+      share.locator('.meter').boundingBox(),
+    ]);
+    expect(bar!.width / track!.width).toBeCloseTo(api.by_model[0].pct / 100, 2);
     await expect(page.locator('#incident-matrix canvas').first()).toBeVisible();
     await expect(page.getByTestId('incident-row').first()).toBeVisible();
 
